@@ -1,0 +1,38 @@
+"""Known errors: problems a user can understand and act on, as opposed to bugs."""
+
+from __future__ import annotations
+
+
+class HearthError(Exception):
+    """A known failure with a message for the user and a hint of what to do.
+
+    Bugs are every other exception: they reach the log and the crash dialog.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ModelFileError(HearthError):
+    """A model file is missing, unreadable or not a GGUF model."""
+
+
+class StarterModelError(HearthError):
+    """The starter model could not be fetched or verified."""
+
+
+class SettingsError(HearthError):
+    """A setting has a value of the wrong type or out of range."""
+
+
+class NoModelChosenError(HearthError):
+    """A chat was requested with no model chosen."""
+
+
+class ContextFullError(HearthError):
+    """The conversation no longer fits the model's context window."""

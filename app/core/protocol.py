@@ -1,0 +1,209 @@
+"""The versioned message protocol between the GUI process and the engine process.
+
+Every message crosses the pipe as a plain dict ``{"v": PROTOCOL_VERSION, "type": ..., ...}``
+so that neither side depends on the other's classes being picklable or identical.
+
+Commands (GUI -> engine): ``load``, ``chat``, ``cancel``, ``unload``, ``shutdown``.
+Events (engine -> GUI): ``loaded``, ``delta``, ``done``, ``error``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(Exception):
+    """A message that does not follow this protocol (wrong version, type or fields)."""
+
+
+class StopReason:
+    """Why a reply ended: stored with the message."""
+
+    END = "end"              # the model finished (end-of-generation token or a stop string)
+    LENGTH = "length"        # max_tokens reached
+    STOPPED = "stopped"      # the user pressed Stop
+    ERROR = "error"          # the engine failed or died
+    CONTEXT_FULL = "context_full"
+
+
+class ErrorCode:
+    """Machine-readable kinds of ``error`` events."""
+
+    MODEL_FILE = "model_file"        # missing / unreadable / not a GGUF
+    MODEL_LOAD = "model_load"        # llama.cpp refused the file
+    NO_MODEL = "no_model"
+    CONTEXT_FULL = "context_full"
+    ENGINE_CRASHED = "engine_crashed"
+    PROTOCOL = "protocol"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: a GGUF file and the parameters that need a reload when changed."""
+
+    path: str
+    n_ctx: int = 4096
+    n_threads: int = 0          # 0: the engine picks the machine's physical cores
+    n_gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to pick tokens for one reply."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 1024
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ReplyStats:
+    """Measurements of one reply, sent with ``done`` and stored with the message."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float | None = None       # request received -> first token out
+    tokens_per_second: float | None = None
+    total_s: float = 0.0
+    stop_reason: str = StopReason.END
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of every protocol message."""
+
+    TYPE: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class Load(Message):
+    """Load ``model`` (no-op when it is already loaded with the same parameters)."""
+
+    TYPE: ClassVar[str] = "load"
+    request_id: str
+    model: ModelSpec
+
+
+@dataclass(frozen=True)
+class Chat(Message):
+    """Generate a reply to ``messages`` (role/content dicts), loading ``model`` first if needed."""
+
+    TYPE: ClassVar[str] = "chat"
+    request_id: str
+    model: ModelSpec
+    messages: list[dict[str, str]]
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True)
+class Cancel(Message):
+    """Stop request ``request_id`` at the next token."""
+
+    TYPE: ClassVar[str] = "cancel"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Unload(Message):
+    """Free the loaded model."""
+
+    TYPE: ClassVar[str] = "unload"
+
+
+@dataclass(frozen=True)
+class Shutdown(Message):
+    """Finish the current token, free everything and exit."""
+
+    TYPE: ClassVar[str] = "shutdown"
+
+
+@dataclass(frozen=True)
+class Loaded(Message):
+    """A model is loaded and ready."""
+
+    TYPE: ClassVar[str] = "loaded"
+    request_id: str
+    model_path: str
+    n_ctx: int
+    n_threads: int
+    load_s: float
+    chat_template: bool
+
+
+@dataclass(frozen=True)
+class Delta(Message):
+    """The next piece of reply text (whole UTF-8 characters, in order)."""
+
+    TYPE: ClassVar[str] = "delta"
+    request_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Done(Message):
+    """A reply ended; ``stats.stop_reason`` says why."""
+
+    TYPE: ClassVar[str] = "done"
+    request_id: str
+    stats: ReplyStats
+
+
+@dataclass(frozen=True)
+class Error(Message):
+    """A request failed; ``message`` is written for the user."""
+
+    TYPE: ClassVar[str] = "error"
+    request_id: str
+    code: str
+    message: str
+
+
+_TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (
+    Load, Chat, Cancel, Unload, Shutdown, Loaded, Delta, Done, Error)}
+_NESTED: dict[str, type] = {"model": ModelSpec, "sampling": Sampling, "stats": ReplyStats}
+
+
+def encode(message: Message) -> dict[str, Any]:
+    """Turn a message into the plain dict sent over the pipe."""
+    wire: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": message.TYPE}
+    for f in dataclasses.fields(message):
+        value = getattr(message, f.name)
+        wire[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    return wire
+
+
+def decode(wire: Any) -> Message:
+    """Turn a received dict back into a message; raise ProtocolError if it is not one."""
+    if not isinstance(wire, dict):
+        raise ProtocolError(f"expected a dict, got {type(wire).__name__}")
+    version = wire.get("v")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {version!r}, expected {PROTOCOL_VERSION}")
+    cls = _TYPES.get(wire.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ProtocolError(f"unknown message type {wire.get('type')!r}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in wire:
+            continue
+        value = wire[f.name]
+        nested = _NESTED.get(f.name)
+        if nested is not None and isinstance(value, dict):
+            try:
+                value = nested(**value)
+            except TypeError as exc:
+                raise ProtocolError(f"bad {f.name} in {cls.TYPE}: {exc}") from None
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ProtocolError(f"bad {cls.TYPE} message: {exc}") from None

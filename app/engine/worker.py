@@ -1,0 +1,146 @@
+"""The engine process: owns one llama.cpp model and answers protocol commands.
+
+A reader thread receives commands so that ``cancel`` is seen while a reply is being
+generated; everything else runs in order on the main thread, which alone touches the
+model (``Llama`` is not thread-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+
+from app.core import protocol as p
+from app.core.errors import ContextFullError, HearthError, ModelFileError
+
+log = logging.getLogger("hearth.engine")
+
+
+class EngineWorker:
+    """Runs commands from the GUI one at a time and sends events back."""
+
+    def __init__(self, events: Connection) -> None:
+        self._events = events
+        self._send_lock = threading.Lock()
+        self._cancelled: set[str] = set()
+        self._cancel_all = threading.Event()
+        self._model = None  # LoadedModel, imported lazily with llama_cpp
+
+    def send(self, message: p.Message) -> None:
+        """Send an event to the GUI process."""
+        wire = p.encode(message)
+        with self._send_lock:
+            self._events.send(wire)
+
+    def cancel(self, request_id: str) -> None:
+        """Called from the reader thread: stop ``request_id`` at its next token."""
+        self._cancelled.add(request_id)
+
+    def cancel_everything(self) -> None:
+        """Called from the reader thread on shutdown: stop whatever runs."""
+        self._cancel_all.set()
+
+    def _is_cancelled(self, request_id: str) -> bool:
+        return request_id in self._cancelled or self._cancel_all.is_set()
+
+    def handle(self, command: p.Message) -> bool:
+        """Run one command; return False when the process should exit."""
+        if isinstance(command, p.Shutdown):
+            return False
+        request_id = getattr(command, "request_id", "")
+        try:
+            if isinstance(command, p.Load):
+                self._ensure_loaded(command.model, request_id)
+            elif isinstance(command, p.Chat):
+                self._chat(command)
+            elif isinstance(command, p.Unload):
+                self._unload()
+        except HearthError as exc:
+            code = (p.ErrorCode.CONTEXT_FULL if isinstance(exc, ContextFullError)
+                    else p.ErrorCode.MODEL_FILE if isinstance(exc, ModelFileError)
+                    else p.ErrorCode.INTERNAL)
+            self.send(p.Error(request_id=request_id, code=code, message=str(exc)))
+        except Exception as exc:  # a bug: report it, keep the engine alive
+            traceback.print_exc(file=sys.stderr)
+            self.send(p.Error(request_id=request_id, code=p.ErrorCode.INTERNAL,
+                              message=f"The engine failed unexpectedly: {exc!r}"))
+        finally:
+            self._cancelled.discard(request_id)
+        return True
+
+    def _ensure_loaded(self, spec: p.ModelSpec, request_id: str) -> None:
+        if self._model is not None and self._model.spec == spec:
+            return
+        from app.engine.generation import LoadedModel
+
+        self._unload()
+        self._model = LoadedModel(spec)
+        self.send(p.Loaded(request_id=request_id, model_path=spec.path,
+                           n_ctx=self._model.n_ctx, n_threads=self._model.n_threads,
+                           load_s=self._model.load_s,
+                           chat_template=self._model.has_template))
+
+    def _unload(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+    def _chat(self, command: p.Chat) -> None:
+        rid = command.request_id
+        if self._is_cancelled(rid):
+            self.send(p.Done(request_id=rid, stats=p.ReplyStats(stop_reason=p.StopReason.STOPPED)))
+            return
+        self._ensure_loaded(command.model, rid)
+        received_at = time.perf_counter()  # time to first token excludes loading the model
+        assert self._model is not None
+        stats = self._model.generate(
+            command.messages, command.sampling, lambda: self._is_cancelled(rid),
+            lambda text: self.send(p.Delta(request_id=rid, text=text)), received_at)
+        self.send(p.Done(request_id=rid, stats=stats))
+
+
+def _read_commands(commands: Connection, worker: EngineWorker,
+                   inbox: queue.SimpleQueue[p.Message]) -> None:
+    while True:
+        try:
+            wire = commands.recv()
+        except (EOFError, OSError):  # the GUI process is gone: stop too
+            worker.cancel_everything()
+            inbox.put(p.Shutdown())
+            return
+        try:
+            command = p.decode(wire)
+        except p.ProtocolError as exc:
+            request_id = wire.get("request_id", "") if isinstance(wire, dict) else ""
+            worker.send(p.Error(request_id=str(request_id), code=p.ErrorCode.PROTOCOL,
+                                message=f"The engine did not understand a request: {exc}"))
+            continue
+        if isinstance(command, p.Cancel):
+            worker.cancel(command.request_id)
+            continue
+        if isinstance(command, p.Shutdown):
+            worker.cancel_everything()
+        inbox.put(command)
+
+
+def main(commands: Connection, events: Connection) -> None:
+    """Entry point of the engine process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the GUI's to handle
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="engine %(levelname)s %(message)s")
+    worker = EngineWorker(events)
+    inbox: queue.SimpleQueue[p.Message] = queue.SimpleQueue()
+    threading.Thread(target=_read_commands, args=(commands, worker, inbox),
+                     name="engine-commands", daemon=True).start()
+    try:
+        while worker.handle(inbox.get()):
+            pass
+    finally:
+        worker.handle(p.Unload())
+        events.close()

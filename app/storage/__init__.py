@@ -1,0 +1,1 @@
+"""Qt-free storage layer: the SQLite history database through SQLAlchemy 2."""

@@ -1,0 +1,151 @@
+"""The open conversation: sends messages, streams replies into the view, stores them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.chat.turn import ChatTurn
+from app.core import protocol as p
+from app.core.errors import HearthError, ModelFileError, NoModelChosenError
+from app.core.gguf_check import check_model_file
+from app.core.settings import Settings, model_spec, sampling
+from app.storage.history import History
+from app.storage.schema import MessageStatus
+from app.ui.engine_bridge import EngineBridge
+from app.ui.message_list_model import MessageListModel, MessageRow, describe_stats
+
+_STATUS_FOR_STOP = {p.StopReason.STOPPED: MessageStatus.STOPPED,
+                    p.StopReason.ERROR: MessageStatus.ERROR,
+                    p.StopReason.CONTEXT_FULL: MessageStatus.ERROR}
+
+
+class ChatController(QObject):
+    """Owns the open conversation and the turn in progress, on the GUI thread.
+
+    Signals:
+        busy_changed(bool): a reply started or ended.
+        error_occurred(str): a known problem to show the user.
+        conversation_changed(int): another conversation was opened (its id).
+        conversations_changed(): titles or order of conversations changed.
+        reply_finished(object): a reply ended normally; the p.ReplyStats.
+    """
+
+    busy_changed = Signal(bool)
+    error_occurred = Signal(str)
+    conversation_changed = Signal(int)
+    conversations_changed = Signal()
+    reply_finished = Signal(object)
+
+    def __init__(self, history: History, settings: Settings, bridge: EngineBridge,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.settings = settings
+        self.bridge = bridge
+        self.messages = MessageListModel(self)
+        self.conversation_id: int | None = None
+        self._turn: ChatTurn | None = None
+        self._reply_row = -1
+        bridge.event.connect(self._on_event)
+
+    @property
+    def busy(self) -> bool:
+        """True while a reply is being generated."""
+        return self._turn is not None
+
+    def open_conversation(self, conversation_id: int | None) -> None:
+        """Show ``conversation_id`` (None: an empty, not yet created chat)."""
+        if conversation_id == self.conversation_id:
+            return
+        self.conversation_id = conversation_id
+        self.messages.set_messages(self.history.messages(conversation_id)
+                                   if conversation_id is not None else [])
+        turn = self._turn
+        if turn is not None and turn.conversation_id == conversation_id:
+            # Coming back to the chat whose reply is streaming: show it live again.
+            if turn.writer is not None and turn.writer.message_id is not None:
+                self._reply_row = self.messages.rowCount() - 1
+                self.messages.update(self._reply_row, text=turn.text)
+            else:
+                self._reply_row = self.messages.append(
+                    MessageRow(role="assistant", text="", status=MessageStatus.STREAMING))
+        self.conversation_changed.emit(conversation_id if conversation_id is not None else -1)
+
+    def new_conversation(self) -> None:
+        """Start an empty chat; it is stored when its first message is sent."""
+        self.open_conversation(None)
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation (stopping its reply first if one is streaming)."""
+        if self._turn is not None and self._turn.conversation_id == conversation_id:
+            self.stop()
+            self._end_turn()
+        self.history.delete_conversation(conversation_id)
+        if self.conversation_id == conversation_id:
+            self.open_conversation(None)
+        self.conversations_changed.emit()
+
+    def send(self, text: str, model_path: str | None) -> bool:
+        """Send ``text`` to the model at ``model_path``; False (and an error) if not sent."""
+        text = text.strip()
+        if not text or self.busy:
+            return False
+        try:
+            if not model_path:
+                raise NoModelChosenError("Choose a model first.",
+                                         "Pick one in the model list at the top.")
+            check_model_file(model_path)
+        except (NoModelChosenError, ModelFileError) as exc:
+            self.error_occurred.emit(str(exc))
+            return False
+        if self.conversation_id is None:
+            self.conversation_id = self.history.create_conversation(model_path).id
+            self.conversation_changed.emit(self.conversation_id)
+        self._turn = ChatTurn(self.history, self.conversation_id,
+                              model_spec(self.settings, model_path), sampling(self.settings),
+                              self.settings.get("system_prompt"))
+        try:
+            self._turn.start(text, self.bridge.client)
+        except (HearthError, OSError) as exc:
+            self._turn = None
+            self.error_occurred.emit(f"Could not start the reply: {exc}")
+            return False
+        self.messages.append(MessageRow(role="user", text=text))
+        self._reply_row = self.messages.append(
+            MessageRow(role="assistant", text="", status=MessageStatus.STREAMING))
+        self.busy_changed.emit(True)
+        self.conversations_changed.emit()
+        return True
+
+    def stop(self) -> None:
+        """Stop the reply in progress at its next token."""
+        if self._turn is not None and self._turn.request_id:
+            self.bridge.client.cancel(self._turn.request_id)
+
+    def _on_event(self, event: p.Message) -> None:
+        turn = self._turn
+        if turn is None or not turn.handle(event):
+            return
+        visible = turn.conversation_id == self.conversation_id
+        if isinstance(event, p.Delta):
+            if visible:
+                self.messages.append_text(self._reply_row, event.text)
+        elif isinstance(event, p.Done):
+            if visible:
+                self.messages.update(self._reply_row, details=describe_stats(event.stats),
+                                     status=_STATUS_FOR_STOP.get(event.stats.stop_reason,
+                                                                 MessageStatus.COMPLETE))
+            self._end_turn()
+            self.reply_finished.emit(event.stats)
+        elif isinstance(event, p.Error):
+            if visible:
+                self.messages.update(self._reply_row, status=MessageStatus.ERROR,
+                                     error=event.message)
+            self._end_turn()
+            self.error_occurred.emit(event.message)
+
+    def _end_turn(self) -> None:
+        self._turn = None
+        self._reply_row = -1
+        self.busy_changed.emit(False)
+        self.conversations_changed.emit()

@@ -1,0 +1,237 @@
+"""The main window: conversations on the left, the open chat on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainWindow,
+                               QMessageBox, QPushButton, QSplitter, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from app import APP_NAME
+from app.chat.profile import Profile
+from app.core import protocol as p
+from app.core.settings import model_spec
+from app.core.starter_model import ensure_starter_model
+from app.ui.background import BackgroundOp
+from app.ui.chat_controller import ChatController
+from app.ui.chat_view import ChatView
+from app.ui.composer import Composer
+from app.ui.conversation_list_model import ConversationListModel
+from app.ui.engine_bridge import EngineBridge
+from app.ui.message_list_model import describe_stats
+from app.ui.model_list_model import ModelListModel
+
+
+class ErrorBanner(QWidget):
+    """A dismissable line of error text above the chat."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.setStyleSheet("ErrorBanner { background: #fde8e8; } QLabel { color: #8a1c1c; }")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` until dismissed or replaced."""
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """Hearth's main window over one profile and one engine."""
+
+    def __init__(self, profile: Profile, model_path: str | None = None,
+                 fetch_starter: bool = True) -> None:
+        super().__init__()
+        self.profile = profile
+        self.setWindowTitle(APP_NAME)
+        self.resize(1100, 720)
+        self.bridge = EngineBridge(self)
+        self.chat = ChatController(profile.history, profile.settings, self.bridge, self)
+        self.conversations = ConversationListModel(profile.history, self)
+        self.models = ModelListModel(profile.library, self)
+        self._preload_ids: set[str] = set()
+        self._build()
+        self._connect()
+        self.conversations.reload()
+        self._reload_models(model_path or profile.settings.get("default_model"))
+        if fetch_starter and self.models.rowCount() == 0 and not model_path:
+            self._fetch_starter_model()
+
+    def _build(self) -> None:
+        self.new_button = QPushButton("New chat")
+        self.conversation_view = QListView()
+        self.conversation_view.setModel(self.conversations)
+        self.conversation_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.delete_button = QPushButton("Delete")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(8, 8, 0, 8)
+        left_layout.addWidget(self.new_button)
+        left_layout.addWidget(self.conversation_view, 1)
+        left_layout.addWidget(self.delete_button)
+
+        self.model_picker = QComboBox()
+        self.model_picker.setModel(self.models)
+        self.model_picker.setPlaceholderText("No model chosen")
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_picker, 1)
+        self.banner = ErrorBanner()
+        self.chat_view = ChatView()
+        self.chat_view.setModel(self.chat.messages)
+        self.composer = Composer()
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.composer, 1)
+        bottom.addLayout(buttons)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 8, 8, 8)
+        right_layout.addLayout(top)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.chat_view, 1)
+        right_layout.addLayout(bottom)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 840])
+        self.setCentralWidget(splitter)
+        stop_action = QAction("Stop reply", self)
+        stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        stop_action.triggered.connect(self.chat.stop)
+        self.addAction(stop_action)
+        new_action = QAction("New chat", self)
+        new_action.setShortcut(QKeySequence.StandardKey.New)
+        new_action.triggered.connect(self.new_chat)
+        self.addAction(new_action)
+
+    def _connect(self) -> None:
+        self.new_button.clicked.connect(self.new_chat)
+        self.delete_button.clicked.connect(self.delete_current)
+        self.conversation_view.selectionModel().currentChanged.connect(
+            lambda current, _previous: self._conversation_chosen(current.row()))
+        self.composer.submitted.connect(self.send)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.chat.stop)
+        self.model_picker.currentIndexChanged.connect(self._model_chosen)
+        self.chat.busy_changed.connect(self._busy_changed)
+        self.chat.error_occurred.connect(self.banner.show_message)
+        self.chat.conversations_changed.connect(self._refresh_conversations)
+        self.chat.conversation_changed.connect(lambda _id: self._refresh_conversations())
+        self.chat.reply_finished.connect(
+            lambda stats: self.statusBar().showMessage(describe_stats(stats)))
+        self.bridge.loaded.connect(self._model_loaded)
+        self.bridge.error.connect(self._engine_error)
+
+    def current_model_path(self) -> str | None:
+        """Path of the model chosen in the picker, if any."""
+        row = self.model_picker.currentIndex()
+        return self.models.index(row).data(ModelListModel.PathRole) if row >= 0 else None
+
+    def send(self) -> None:
+        """Send the composer's text to the chosen model."""
+        if self.chat.send(self.composer.toPlainText(), self.current_model_path()):
+            self.composer.clear()
+            self.banner.hide()
+
+    def new_chat(self) -> None:
+        """Open an empty chat."""
+        self.chat.new_conversation()
+        self.composer.setFocus()
+
+    def delete_current(self) -> None:
+        """Delete the selected conversation after confirmation."""
+        conversation_id = self.chat.conversation_id
+        if conversation_id is None:
+            return
+        answer = QMessageBox.question(self, "Delete chat",
+                                      "Delete this chat and all its messages?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.chat.delete_conversation(conversation_id)
+
+    def _conversation_chosen(self, row: int) -> None:
+        conversation_id = self.conversations.conversation_id(row)
+        if conversation_id is not None:
+            self.chat.open_conversation(conversation_id)
+
+    def _refresh_conversations(self) -> None:
+        self.conversations.reload()
+        row = (self.conversations.row_of(self.chat.conversation_id)
+               if self.chat.conversation_id is not None else None)
+        selection = self.conversation_view.selectionModel()
+        selection.blockSignals(True)
+        if row is None:
+            selection.clear()
+        else:
+            selection.setCurrentIndex(self.conversations.index(row),
+                                      QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        selection.blockSignals(False)
+        self.conversation_view.viewport().update()
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.stop_button.setEnabled(busy)
+        self.send_button.setEnabled(not busy)
+        self.statusBar().showMessage("Writing…" if busy else "")
+
+    def _reload_models(self, select: str | None = None) -> None:
+        self.models.reload()
+        row = self.models.row_of(select) if select else None
+        if row is None and self.models.rowCount() > 0:
+            row = 0
+        self.model_picker.setCurrentIndex(row if row is not None else -1)
+
+    def _model_chosen(self, row: int) -> None:
+        path = self.current_model_path()
+        if row < 0 or not path:
+            return
+        self.profile.settings.set("default_model", path)
+        self._preload_ids.add(self.bridge.client.load(model_spec(self.profile.settings, path)))
+        self.statusBar().showMessage("Loading model…")
+
+    def _model_loaded(self, event: p.Loaded) -> None:
+        self._preload_ids.discard(event.request_id)
+        if not self.chat.busy:
+            self.statusBar().showMessage(
+                f"Model ready in {event.load_s:.1f} s · {event.n_threads} threads · "
+                f"context {event.n_ctx} tokens", 8000)
+
+    def _engine_error(self, request_id: str, _code: str, message: str) -> None:
+        if request_id in self._preload_ids:
+            self._preload_ids.discard(request_id)
+            self.statusBar().clearMessage()
+            self.banner.show_message(message)
+
+    def _fetch_starter_model(self) -> None:
+        self.statusBar().showMessage("Downloading the starter model (98 MB)…")
+        BackgroundOp(ensure_starter_model, self.profile.paths) \
+            .success(lambda path: self._reload_models(str(path))) \
+            .failure(lambda exc: self.banner.show_message(str(exc))) \
+            .run_in_background()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.chat.stop()
+        self.bridge.shutdown()
+        super().closeEvent(event)

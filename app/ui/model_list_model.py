@@ -1,0 +1,56 @@
+"""The model library as a Qt item model (for the model picker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.library import ModelEntry, ModelLibrary
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _size(num_bytes: int) -> str:
+    value = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+class ModelListModel(QAbstractListModel):
+    """Models in the library; ``PathRole`` gives the file path as a string."""
+
+    PathRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, library: ModelLibrary, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._library = library
+        self._rows: list[ModelEntry] = []
+
+    def reload(self) -> None:
+        """Scan the library folder again."""
+        self.beginResetModel()
+        self._rows = self._library.scan()
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        entry = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{entry.name}  ({_size(entry.size)})"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(entry.path)
+        if role == self.PathRole:
+            return str(entry.path)
+        return None
+
+    def row_of(self, path: str) -> int | None:
+        """The row of the model at ``path``, if it is in the library."""
+        return next((i for i, e in enumerate(self._rows) if str(e.path) == path), None)
