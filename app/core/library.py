@@ -27,13 +27,20 @@ class ModelLibrary:
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
+        self.extra_files: list[Path] = []  # files used where they are (e.g. ``--model``)
+
+    def use_file(self, path: str | Path) -> None:
+        """List a model file that lives outside the models folder."""
+        path = Path(path).expanduser().resolve()
+        if path.parent != self.models_dir.resolve() and path not in self.extra_files:
+            self.extra_files.append(path)
 
     def scan(self) -> list[ModelEntry]:
         """Every model file, sorted by name; files that vanish mid-scan are skipped."""
-        entries = []
-        if not self.models_dir.is_dir():
-            return entries
-        for path in self.models_dir.iterdir():
+        entries = [ModelEntry(path=p, size=p.stat().st_size if p.is_file() else 0)
+                   for p in self.extra_files]
+        folder = list(self.models_dir.iterdir()) if self.models_dir.is_dir() else []
+        for path in folder:
             if path.suffix.lower() != ".gguf" or path.name.startswith("."):
                 continue
             part = _SPLIT_PART.search(path.name)
@@ -45,8 +52,3 @@ class ModelLibrary:
                 continue
             entries.append(ModelEntry(path=path, size=size))
         return sorted(entries, key=lambda e: e.name.lower())
-
-    def find(self, path: str | Path) -> ModelEntry | None:
-        """The entry for ``path`` if it is in the library."""
-        wanted = Path(path)
-        return next((e for e in self.scan() if e.path == wanted), None)

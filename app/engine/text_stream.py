@@ -21,6 +21,8 @@ class TextStream:
 
     def feed(self, data: bytes) -> str:
         """Add a token's bytes; return the text that can be released now."""
+        if self.stopped:
+            return ""
         text = self._decoder.decode(data)
         if not self._stops:
             return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainWindow,
@@ -61,6 +63,9 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(self)
         self.chat = ChatController(profile.history, profile.settings, self.bridge, self)
         self.conversations = ConversationListModel(profile.history, self)
+        if model_path:
+            model_path = str(Path(model_path).expanduser().resolve())
+            profile.library.use_file(model_path)
         self.models = ModelListModel(profile.library, self)
         self._preload_ids: set[str] = set()
         self._build()

@@ -1,0 +1,55 @@
+"""The engine protocol: every message survives the wire; malformed ones are refused."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from app.core import protocol as p
+
+MESSAGES = [
+    p.Load(request_id="r1", model=p.ModelSpec(path="/m.gguf", n_ctx=512, n_threads=2)),
+    p.Chat(request_id="r2", model=p.ModelSpec(path="/m.gguf"),
+           messages=[{"role": "user", "content": "hé 🙂"}],
+           sampling=p.Sampling(temperature=0.0, seed=7, max_tokens=5)),
+    p.Cancel(request_id="r2"),
+    p.Unload(),
+    p.Shutdown(),
+    p.Loaded(request_id="r1", model_path="/m.gguf", n_ctx=512, n_threads=2, load_s=0.3,
+             chat_template=True),
+    p.Delta(request_id="r2", text="Hello"),
+    p.Done(request_id="r2", stats=p.ReplyStats(prompt_tokens=3, completion_tokens=4,
+                                                ttft_s=0.1, tokens_per_second=100.0,
+                                                stop_reason=p.StopReason.STOPPED)),
+    p.Error(request_id="r2", code=p.ErrorCode.MODEL_FILE, message="bad file"),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.TYPE)
+def test_round_trip_through_pickle(message: p.Message) -> None:
+    wire = pickle.loads(pickle.dumps(p.encode(message)))
+    assert wire["v"] == p.PROTOCOL_VERSION
+    assert wire["type"] == message.TYPE
+    assert p.decode(wire) == message
+
+
+def test_wire_form_is_plain_data() -> None:
+    wire = p.encode(MESSAGES[1])
+    assert wire["model"] == {"path": "/m.gguf", "n_ctx": 4096, "n_threads": 0,
+                             "n_gpu_layers": 0}
+    assert isinstance(wire["sampling"], dict)
+
+
+@pytest.mark.parametrize("wire, complaint", [
+    ({"v": 99, "type": "cancel", "request_id": "x"}, "version"),
+    ({"type": "cancel", "request_id": "x"}, "version"),
+    ({"v": p.PROTOCOL_VERSION, "type": "explode"}, "unknown message type"),
+    ({"v": p.PROTOCOL_VERSION, "type": "cancel"}, "bad cancel"),
+    ({"v": p.PROTOCOL_VERSION, "type": "load", "request_id": "x",
+      "model": {"path": "/m", "bogus": 1}}, "bad model"),
+    (["not", "a", "dict"], "expected a dict"),
+])
+def test_malformed_messages_are_refused(wire: object, complaint: str) -> None:
+    with pytest.raises(p.ProtocolError, match=complaint):
+        p.decode(wire)
