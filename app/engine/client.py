@@ -49,7 +49,7 @@ class _EngineProcess:
         command_out.close()  # the child's ends: closing ours lets EOF reach each side
         events_in.close()
         self._on_event = on_event
-        self._open: set[str] = set()
+        self._open: dict[str, str] = {}  # request id -> command type
         self._lock = threading.Lock()
         self._closing = False
         self._reader = threading.Thread(target=self._read, name="engine-events", daemon=True)
@@ -61,10 +61,9 @@ class _EngineProcess:
 
     def send(self, message: p.Message) -> None:
         """Send a command; remember requests that will answer with done or error."""
-        request_id = getattr(message, "request_id", None)
         with self._lock:
-            if request_id and isinstance(message, (p.Chat, p.Load)):
-                self._open.add(request_id)
+            if isinstance(message, (p.Chat, p.Load)):
+                self._open[message.request_id] = message.TYPE
             self._commands.send(p.encode(message))
 
     def _read(self) -> None:
@@ -77,19 +76,18 @@ class _EngineProcess:
             except p.ProtocolError as exc:
                 log.error("Engine sent a malformed event: %s", exc)
                 continue
-            if isinstance(message, (p.Done, p.Error)):
-                with self._lock:
-                    self._open.discard(message.request_id)
-            elif isinstance(message, p.Loaded):
-                with self._lock:
-                    self._open.discard(message.request_id)
+            with self._lock:  # a request is open until its last event
+                kind = self._open.get(getattr(message, "request_id", ""))
+                if isinstance(message, (p.Done, p.Error)) or (
+                        isinstance(message, p.Loaded) and kind == p.Load.TYPE):
+                    self._open.pop(message.request_id, None)
             self._on_event(message)
         self._report_death()
 
     def _report_death(self) -> None:
         self.process.join(timeout=5)
         with self._lock:
-            orphans, self._open = sorted(self._open), set()
+            orphans, self._open = sorted(self._open), {}
         if self._closing and not orphans:
             return
         how = _describe_exit(self.process.exitcode)

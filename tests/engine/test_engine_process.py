@@ -1,0 +1,139 @@
+"""The real engine process with the real starter model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core import protocol as p
+from tests.engine.conftest import LONG_PROMPT, text_of
+
+GREEDY = p.Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
+QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
+
+
+def test_streamed_tokens_match_an_in_process_run(engine, model_path: str) -> None:
+    """Every token arrives once, in order: the streamed text equals llama.cpp's own."""
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=1024)
+    request = client.chat(spec, QUESTION, GREEDY)
+    received = events.until_end(request)
+    done = received[-1]
+    assert isinstance(done, p.Done), done
+    streamed = text_of(received)
+    assert streamed.strip()
+    assert any(isinstance(e, p.Loaded) for e in events.seen)
+
+    import llama_cpp  # in the test process only, to compare with
+
+    from app.engine.generation import LoadedModel
+
+    model = LoadedModel(spec)
+    try:
+        prompt, _stops = model.render(QUESTION)
+        tokens = []
+        for token in model.llama.generate(prompt, temp=0.0, repeat_penalty=1.0):
+            if llama_cpp.llama_vocab_is_eog(model.llama._model.vocab, token) or \
+                    len(tokens) == GREEDY.max_tokens:
+                break
+            tokens.append(token)
+        expected = model.llama.detokenize(tokens).decode("utf-8", errors="replace")
+    finally:
+        model.close()
+    assert streamed == expected
+    assert done.stats.completion_tokens == len(tokens)
+    assert done.stats.prompt_tokens == len(prompt)
+    assert done.stats.stop_reason == (p.StopReason.LENGTH if len(tokens) == GREEDY.max_tokens
+                                      else p.StopReason.END)
+    assert done.stats.ttft_s > 0 and done.stats.tokens_per_second > 0
+
+
+def test_a_fixed_seed_repeats_the_reply(engine, model_path: str) -> None:
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=1024)
+    sampling = p.Sampling(temperature=0.9, seed=1234, max_tokens=40)
+    first = text_of(events.until_end(client.chat(spec, QUESTION, sampling)))
+    second = text_of(events.until_end(client.chat(spec, QUESTION, sampling)))
+    assert first and first == second
+
+
+def test_cancel_stops_within_a_token_and_engine_stays_usable(engine, model_path: str) -> None:
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=2048)
+    request = client.chat(spec, LONG_PROMPT, p.Sampling(max_tokens=1500))
+    events.first_delta(request)
+    pid = client.pid
+    asked = time.monotonic()
+    client.cancel(request)
+    received = events.until_end(request, timeout=5)
+    assert time.monotonic() - asked < 1.0
+    assert received[-1].stats.stop_reason == p.StopReason.STOPPED
+    follow_up = events.until_end(client.chat(spec, QUESTION, GREEDY))
+    assert isinstance(follow_up[-1], p.Done) and text_of(follow_up)
+    assert client.pid == pid
+
+
+@pytest.mark.allow_warnings
+def test_a_killed_engine_reports_and_the_next_request_gets_a_new_one(
+        engine, model_path: str) -> None:
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=2048)
+    request = client.chat(spec, LONG_PROMPT, p.Sampling(max_tokens=1500))
+    events.first_delta(request)
+    old_pid = client.pid
+    os.kill(old_pid, signal.SIGKILL)
+    error = events.until_end(request, timeout=10)[-1]
+    assert isinstance(error, p.Error) and error.code == p.ErrorCode.ENGINE_CRASHED
+    assert "SIGKILL" in error.message
+    follow_up = events.until_end(client.chat(spec, QUESTION, GREEDY))
+    assert isinstance(follow_up[-1], p.Done) and text_of(follow_up)
+    assert client.pid not in (None, old_pid)
+
+
+def _truncated(source: str, folder: Path) -> Path:
+    path = folder / "truncated.gguf"
+    with open(source, "rb") as handle:
+        path.write_bytes(handle.read(3_000_000))
+    return path
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda src, d: d / "missing.gguf", "does not exist"),
+    (lambda src, d: (d / "noise.gguf").write_bytes(os.urandom(5000)) and d / "noise.gguf",
+     "not a GGUF"),
+    (_truncated, "could not load"),
+])
+def test_bad_model_files_give_a_clear_error_and_no_crash(engine, model_path: str,
+                                                         tmp_path: Path, make,
+                                                         needle: str) -> None:
+    client, events = engine
+    bad = make(model_path, tmp_path)
+    request = client.chat(p.ModelSpec(path=str(bad)), QUESTION, GREEDY)
+    error = events.until_end(request, timeout=60)[-1]
+    assert isinstance(error, p.Error) and error.code == p.ErrorCode.MODEL_FILE
+    assert needle in error.message
+    pid = client.pid
+    assert pid is not None  # still the same, living engine
+    good = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=1024),
+                                        QUESTION, GREEDY))
+    assert isinstance(good[-1], p.Done) and client.pid == pid
+
+
+def test_a_message_from_another_protocol_version_is_refused(engine, model_path: str) -> None:
+    client, events = engine
+    client.load(p.ModelSpec(path=model_path, n_ctx=512))
+    client._process._commands.send({"v": 99, "type": "chat", "request_id": "old"})
+    error = events.until_end("old", timeout=30)[-1]
+    assert isinstance(error, p.Error) and error.code == p.ErrorCode.PROTOCOL
+
+
+def test_shutdown_ends_the_process(engine, model_path: str) -> None:
+    client, events = engine
+    events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512), QUESTION, GREEDY))
+    process = client._process.process
+    client.shutdown()
+    assert not process.is_alive() and process.exitcode == 0
