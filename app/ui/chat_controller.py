@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.turn import ChatTurn
 from app.core import protocol as p
@@ -13,6 +13,8 @@ from app.storage.history import History
 from app.storage.schema import MessageStatus
 from app.ui.engine_bridge import EngineBridge
 from app.ui.message_list_model import MessageListModel, MessageRow, describe_stats
+
+VIEW_REFRESH_MS = 40  # streamed text reaches the view at most ~25 times a second
 
 _STATUS_FOR_STOP = {p.StopReason.STOPPED: MessageStatus.STOPPED,
                     p.StopReason.ERROR: MessageStatus.ERROR,
@@ -46,6 +48,11 @@ class ChatController(QObject):
         self.conversation_id: int | None = None
         self._turn: ChatTurn | None = None
         self._reply_row = -1
+        self._unshown = ""  # streamed text not yet in the view
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(VIEW_REFRESH_MS)
+        self._refresh.timeout.connect(self._show_streamed_text)
         bridge.event.connect(self._on_event)
 
     @property
@@ -58,6 +65,8 @@ class ChatController(QObject):
         if conversation_id == self.conversation_id:
             return
         self.conversation_id = conversation_id
+        self._unshown = ""
+        self._refresh.stop()
         self.messages.set_messages(self.history.messages(conversation_id)
                                    if conversation_id is not None else [])
         turn = self._turn
@@ -129,8 +138,12 @@ class ChatController(QObject):
         visible = turn.conversation_id == self.conversation_id
         if isinstance(event, p.Delta):
             if visible:
-                self.messages.append_text(self._reply_row, event.text)
-        elif isinstance(event, p.Done):
+                self._unshown += event.text
+                if not self._refresh.isActive():
+                    self._refresh.start()
+            return
+        self._show_streamed_text()
+        if isinstance(event, p.Done):
             if visible:
                 self.messages.update(self._reply_row, details=describe_stats(event.stats),
                                      status=_STATUS_FOR_STOP.get(event.stats.stop_reason,
@@ -143,6 +156,12 @@ class ChatController(QObject):
                                      error=event.message)
             self._end_turn()
             self.error_occurred.emit(event.message)
+
+    def _show_streamed_text(self) -> None:
+        self._refresh.stop()
+        if self._unshown and self._reply_row >= 0:
+            self.messages.append_text(self._reply_row, self._unshown)
+        self._unshown = ""
 
     def _end_turn(self) -> None:
         self._turn = None

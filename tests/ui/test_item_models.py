@@ -1,0 +1,70 @@
+"""The item models behave as Qt requires (qtmodeltester) and show what is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.core.library import ModelLibrary
+from app.core.paths import Paths
+from app.storage.database import open_database
+from app.storage.history import History
+from app.storage.schema import MessageStatus
+from app.ui.composer import Composer
+from app.ui.conversation_list_model import ConversationListModel
+from app.ui.message_list_model import MessageListModel, MessageRow
+from app.ui.model_list_model import ModelListModel
+
+
+def test_conversation_list_model(qtmodeltester, paths: Paths) -> None:
+    history = History(open_database(paths.database_path))
+    first = history.create_conversation()
+    history.add_message(first.id, "user", "Tell me about owls")
+    history.create_conversation()
+    model = ConversationListModel(history)
+    model.reload()
+    qtmodeltester.check(model)
+    assert model.rowCount() == 2
+    assert model.index(1).data() == "Tell me about owls"
+    assert model.index(1).data(ConversationListModel.IdRole) == first.id
+    assert model.row_of(first.id) == 1
+
+
+def test_message_list_model_grows_while_streaming(qtmodeltester, qtbot) -> None:
+    model = MessageListModel()
+    model.append(MessageRow(role="user", text="hi"))
+    row = model.append(MessageRow(role="assistant", text="", status=MessageStatus.STREAMING))
+    qtmodeltester.check(model)
+    with qtbot.waitSignal(model.dataChanged, timeout=1000):
+        model.append_text(row, "Hel")
+    model.append_text(row, "lo")
+    model.update(row, status=MessageStatus.COMPLETE, details="2 tokens")
+    index = model.index(row)
+    assert index.data() == "Hello"
+    assert index.data(MessageListModel.RoleRole) == "assistant"
+    assert index.data(MessageListModel.StatusRole) == MessageStatus.COMPLETE
+    assert index.data(MessageListModel.DetailsRole) == "2 tokens"
+
+
+def test_model_list_model_lists_gguf_files_once(qtmodeltester, tmp_path: Path) -> None:
+    for name in ("b.gguf", "a-00001-of-00002.gguf", "a-00002-of-00002.gguf", "notes.txt"):
+        (tmp_path / name).write_bytes(b"GGUF")
+    model = ModelListModel(ModelLibrary(tmp_path))
+    model.reload()
+    qtmodeltester.check(model)
+    names = [model.index(i).data() for i in range(model.rowCount())]
+    assert [n.split("  ")[0] for n in names] == ["a", "b"]
+    assert model.row_of(str(tmp_path / "b.gguf")) == 1
+
+
+def test_composer_enter_sends_and_shift_enter_adds_a_line(qtbot) -> None:
+    composer = Composer()
+    qtbot.addWidget(composer)
+    qtbot.keyClicks(composer, "line one")
+    with qtbot.assertNotEmitted(composer.submitted):
+        qtbot.keyClick(composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(composer, "line two")
+    with qtbot.waitSignal(composer.submitted, timeout=1000):
+        qtbot.keyClick(composer, Qt.Key.Key_Return)
+    assert composer.toPlainText() == "line one\nline two"
