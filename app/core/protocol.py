@@ -63,6 +63,7 @@ class Sampling:
     repeat_penalty: float = 1.1
     max_tokens: int = 1024
     seed: int | None = None
+    ignore_eos: bool = False    # keep going past end-of-generation (benchmarks)
 
 
 @dataclass(frozen=True)

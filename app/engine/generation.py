@@ -24,6 +24,11 @@ CHATML_TEMPLATE = (
 )
 
 
+# Text is sent in pieces at most this often: each message wakes the GUI process, which on a
+# small machine takes CPU time from llama.cpp's threads. The first piece goes at once.
+DELTA_INTERVAL_S = 0.03
+
+
 class LoadedModel:
     """Owns one ``llama_cpp.Llama``; not thread-safe, so one owner only (the engine loop)."""
 
@@ -101,10 +106,12 @@ class LoadedModel:
             self.llama.set_seed(sampling.seed)
         stream = TextStream(stops)
         piece = self._piece
-        is_eog = llama_cpp.llama_vocab_is_eog
+        is_eog = (lambda _vocab, _token: False) if sampling.ignore_eos \
+            else llama_cpp.llama_vocab_is_eog
         vocab = self._vocab
         count = 0
-        first_at = last_at = 0.0
+        first_at = last_at = emitted_at = 0.0
+        pending: list[str] = []
         reason = StopReason.LENGTH
         for token in self.llama.generate(
                 prompt, temp=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
@@ -121,15 +128,19 @@ class LoadedModel:
             count += 1
             text = stream.feed(piece(token))
             if text:
-                emit(text)
+                pending.append(text)
+                if last_at - emitted_at >= DELTA_INTERVAL_S:
+                    emit("".join(pending))
+                    pending.clear()
+                    emitted_at = last_at
             if stream.stopped:
                 reason = StopReason.END
                 break
             if count >= max_tokens:
                 break
-        tail = stream.finish()
-        if tail:
-            emit(tail)
+        rest = "".join(pending) + stream.finish()
+        if rest:
+            emit(rest)
         if stream.stopped:
             reason = StopReason.END
         ended = time.perf_counter()
