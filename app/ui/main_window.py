@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainWindow,
-                               QMessageBox, QPushButton, QSplitter, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QMessageBox, QPushButton, QSplitter, QStyledItemDelegate,
+                               QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
 
 from app import APP_NAME
 from app.chat.profile import Profile
@@ -23,6 +23,15 @@ from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
 from app.ui.message_list_model import describe_stats
 from app.ui.model_list_model import ModelListModel
+
+
+class _ElidingDelegate(QStyledItemDelegate):
+    """Keeps list rows as wide as the view, so long titles end in "…" instead of scrolling."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        hint = super().sizeHint(option, index)
+        view = self.parent()
+        return QSize(min(hint.width(), view.viewport().width()), hint.height())
 
 
 class ErrorBanner(QWidget):
@@ -79,7 +88,9 @@ class MainWindow(QMainWindow):
         self.new_button = QPushButton("New chat")
         self.conversation_view = QListView()
         self.conversation_view.setModel(self.conversations)
-        self.conversation_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversation_view.setItemDelegate(_ElidingDelegate(self.conversation_view))
+        self.conversation_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.conversation_view.setResizeMode(QListView.ResizeMode.Adjust)
         self.delete_button = QPushButton("Delete")
         left = QWidget()
         left_layout = QVBoxLayout(left)
