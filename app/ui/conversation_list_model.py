@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.storage.history import ConversationInfo, History
+from app.ui.row_list_model import Index, RowListModel
 
-Index = QModelIndex | QPersistentModelIndex
 
-
-class ConversationListModel(QAbstractListModel):
+class ConversationListModel(RowListModel[ConversationInfo]):
     """Conversations, most recent first; ``IdRole`` gives the database id."""
 
     IdRole = Qt.ItemDataRole.UserRole + 1
@@ -19,21 +18,15 @@ class ConversationListModel(QAbstractListModel):
     def __init__(self, history: History, parent: Any = None) -> None:
         super().__init__(parent)
         self._history = history
-        self._rows: list[ConversationInfo] = []
 
     def reload(self) -> None:
         """Read the list again from the database."""
-        self.beginResetModel()
-        self._rows = self._history.conversations()
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self._rows)
+        self._reset(self._history.conversations())
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self._row_at(index)
+        if row is None:
             return None
-        row = self._rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return row.title
         if role == self.IdRole:

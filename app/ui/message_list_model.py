@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from app.core.protocol import ReplyStats
 from app.storage.history import StoredMessage
 from app.storage.schema import MessageStatus
-
-Index = QModelIndex | QPersistentModelIndex
+from app.ui.row_list_model import Index, RowListModel
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def row_from_stored(message: StoredMessage) -> MessageRow:
                       details=describe_stats(message) if message.role == "assistant" else "")
 
 
-class MessageListModel(QAbstractListModel):
+class MessageListModel(RowListModel[MessageRow]):
     """Messages in order; the last row grows while a reply streams."""
 
     RoleRole = Qt.ItemDataRole.UserRole + 1
@@ -52,15 +51,9 @@ class MessageListModel(QAbstractListModel):
     ErrorRole = Qt.ItemDataRole.UserRole + 3
     DetailsRole = Qt.ItemDataRole.UserRole + 4
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[MessageRow] = []
-
     def set_messages(self, messages: list[StoredMessage]) -> None:
         """Show these messages instead of the current ones."""
-        self.beginResetModel()
-        self._rows = [row_from_stored(m) for m in messages]
-        self.endResetModel()
+        self._reset([row_from_stored(m) for m in messages])
 
     def append(self, row: MessageRow) -> int:
         """Add a row at the end; return its number."""
@@ -84,13 +77,10 @@ class MessageListModel(QAbstractListModel):
         """The row at ``position``."""
         return self._rows[position]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self._rows)
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self._row_at(index)
+        if row is None:
             return None
-        row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return row.text
         if role == self.RoleRole:

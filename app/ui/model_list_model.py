@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.core.library import ModelEntry, ModelLibrary
-
-Index = QModelIndex | QPersistentModelIndex
+from app.ui.row_list_model import Index, RowListModel
 
 
 def _size(num_bytes: int) -> str:
@@ -20,7 +19,7 @@ def _size(num_bytes: int) -> str:
     return f"{value:.1f} TB"
 
 
-class ModelListModel(QAbstractListModel):
+class ModelListModel(RowListModel[ModelEntry]):
     """Models in the library; ``PathRole`` gives the file path as a string."""
 
     PathRole = Qt.ItemDataRole.UserRole + 1
@@ -28,21 +27,15 @@ class ModelListModel(QAbstractListModel):
     def __init__(self, library: ModelLibrary, parent: Any = None) -> None:
         super().__init__(parent)
         self._library = library
-        self._rows: list[ModelEntry] = []
 
     def reload(self) -> None:
         """Scan the library folder again."""
-        self.beginResetModel()
-        self._rows = self._library.scan()
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self._rows)
+        self._reset(self._library.scan())
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        entry = self._row_at(index)
+        if entry is None:
             return None
-        entry = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{entry.name}  ({_size(entry.size)})"
         if role == Qt.ItemDataRole.ToolTipRole:
