@@ -52,4 +52,4 @@ def test_self_test_with_a_damaged_model_fails_in_one_line(tmp_path: Path,
     result = _run("--data-dir", str(tmp_path / "p"), "--self-test", "--model", str(broken))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "could not load" in lines[0]
+    assert len(lines) == 1 and "incomplete" in lines[0]

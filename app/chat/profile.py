@@ -34,3 +34,9 @@ class Profile:
                         interrupted)
         return cls(paths=paths, settings=Settings(paths.settings_path), history=history,
                    library=ModelLibrary(paths.models_dir))
+
+    def engine_options(self) -> dict[str, object]:
+        """How engines started for this profile keep states and share memory."""
+        return {"state_dir": self.paths.cache_dir / "kv-states",
+                "state_budget_bytes": self.settings.get("kv_state_budget_mb") << 20,
+                "memory_budget_bytes": self.settings.get("engine_memory_budget_mb") << 20}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import sys
 import time
@@ -14,7 +15,7 @@ from app.core import protocol as p
 from app.core.errors import HearthError
 from app.core.gguf_check import check_model_file
 from app.core.paths import Paths
-from app.core.settings import model_spec, sampling
+from app.core.generation_config import generation_config
 from app.core.starter_model import ensure_starter_model
 from app.engine.client import EngineClient
 
@@ -34,14 +35,13 @@ def run_self_test(paths: Paths, model_path: str | None = None, prompt: str | Non
         path = Path(model_path).expanduser().resolve()
     check_model_file(path)
     events: queue.SimpleQueue[p.Message] = queue.SimpleQueue()
-    engine = EngineClient(events.put)
+    engine = EngineClient(events.put, **profile.engine_options())
     try:
         conversation = history.create_conversation(model_path=str(path))
-        limits = sampling(settings)
-        turn = ChatTurn(history, conversation.id, model_spec(settings, str(path)),
-                        p.Sampling(**{**limits.__dict__,
-                                      "max_tokens": min(limits.max_tokens, MAX_REPLY_TOKENS)}),
-                        settings.get("system_prompt"))
+        config = generation_config(settings, str(path))
+        limited = dataclasses.replace(config.sampling, max_tokens=min(
+            config.sampling.max_tokens, MAX_REPLY_TOKENS))
+        turn = ChatTurn(history, conversation.id, dataclasses.replace(config, sampling=limited))
         turn.start(prompt or DEFAULT_PROMPT, engine)
         deadline = time.monotonic() + timeout
         while not turn.finished:

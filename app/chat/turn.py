@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core import protocol as p
+from app.core.generation_config import GenerationConfig
 from app.engine.client import EngineClient
 from app.storage.history import History, StoredMessage
 from app.storage.reply_writer import ReplyWriter
@@ -31,13 +32,11 @@ class ChatTurn:
     the self-test both drive chats through this class.
     """
 
-    def __init__(self, history: History, conversation_id: int, model: p.ModelSpec,
-                 sampling: p.Sampling, system_prompt: str = "") -> None:
+    def __init__(self, history: History, conversation_id: int,
+                 config: GenerationConfig) -> None:
         self.history = history
         self.conversation_id = conversation_id
-        self.model = model
-        self.sampling = sampling
-        self.system_prompt = system_prompt
+        self.config = config
         self.request_id: str | None = None
         self.user_message: StoredMessage | None = None
         self.writer: ReplyWriter | None = None
@@ -48,11 +47,14 @@ class ChatTurn:
     def start(self, text: str, engine: EngineClient) -> StoredMessage:
         """Store ``text`` as the user's message and ask the engine for a reply."""
         self.user_message = self.history.add_message(self.conversation_id, "user", text)
+        config = self.config
         messages = prompt_messages(self.history.messages(self.conversation_id),
-                                   self.system_prompt)
+                                   config.system_prompt)
         self.writer = ReplyWriter(self.history, self.conversation_id, self.user_message.id,
-                                  self.model.path)
-        self.request_id = engine.chat(self.model, messages, self.sampling)
+                                  config.model.path)
+        self.request_id = engine.chat(config.model, messages, config.sampling,
+                                      context_policy=config.context_policy,
+                                      cache_key=f"conversation-{self.conversation_id}")
         return self.user_message
 
     def handle(self, event: p.Message) -> bool:

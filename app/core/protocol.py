@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class ProtocolError(Exception):
@@ -35,6 +35,8 @@ class ErrorCode:
 
     MODEL_FILE = "model_file"        # missing / unreadable / not a GGUF
     MODEL_LOAD = "model_load"        # llama.cpp refused the file
+    BAD_SETTINGS = "bad_settings"    # a parameter llama.cpp would reject
+    TEMPLATE = "template"            # the chat template cannot render the conversation
     NO_MODEL = "no_model"
     CONTEXT_FULL = "context_full"
     ENGINE_CRASHED = "engine_crashed"
@@ -42,14 +44,26 @@ class ErrorCode:
     INTERNAL = "internal"
 
 
+KV_CACHE_TYPES = ("f16", "f32", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")
+CONTEXT_POLICIES = ("truncate_middle", "rolling", "stop")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What to load: a GGUF file and the parameters that need a reload when changed."""
 
     path: str
-    n_ctx: int = 4096
-    n_threads: int = 0          # 0: the engine picks the machine's physical cores
-    n_gpu_layers: int = 0
+    n_ctx: int = 0              # 0: the smaller of the trained length and what memory allows
+    n_threads: int = 0          # 0: the machine's physical cores
+    n_threads_batch: int = 0    # 0: the machine's logical cores (prompt processing)
+    n_gpu_layers: int = 0       # -1: all layers
+    flash_attn: bool = False
+    type_k: str = "f16"         # KV cache element types (KV_CACHE_TYPES)
+    type_v: str = "f16"
+    use_mmap: bool = True
+    use_mlock: bool = False
+    chat_format: str = ""       # "": the file's own template, else a known format's name
+    chat_template: str = ""     # a pasted Jinja2 template (wins over chat_format)
 
 
 @dataclass(frozen=True)
@@ -61,8 +75,11 @@ class Sampling:
     top_k: int = 40
     min_p: float = 0.05
     repeat_penalty: float = 1.1
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     max_tokens: int = 1024
-    seed: int | None = None
+    seed: int | None = None     # None: random; a number gives the same reply every time
+    stop: tuple[str, ...] = ()  # extra stop strings
     ignore_eos: bool = False    # keep going past end-of-generation (benchmarks)
 
 
@@ -71,11 +88,15 @@ class ReplyStats:
     """Measurements of one reply, sent with ``done`` and stored with the message."""
 
     prompt_tokens: int = 0
+    cached_tokens: int = 0            # prompt tokens reused from the KV cache (not evaluated)
     completion_tokens: int = 0
-    ttft_s: float | None = None       # request received -> first token out
+    ttft_s: float | None = None       # model ready -> first token out
     tokens_per_second: float | None = None
     total_s: float = 0.0
     stop_reason: str = StopReason.END
+    n_ctx: int = 0                    # the context window
+    context_used: int = 0             # prompt + completion tokens in it
+    dropped_messages: int = 0         # older messages left out to fit the window
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class Chat(Message):
     model: ModelSpec
     messages: list[dict[str, str]]
     sampling: Sampling = field(default_factory=Sampling)
+    context_policy: str = "truncate_middle"   # CONTEXT_POLICIES
+    cache_key: str = ""       # names the conversation whose KV state may be kept on disk
 
 
 @dataclass(frozen=True)
@@ -137,7 +160,12 @@ class Loaded(Message):
     n_ctx: int
     n_threads: int
     load_s: float
-    chat_template: bool
+    chat_template: bool          # the file carries its own template
+    n_ctx_train: int = 0
+    chat_format: str = ""        # the format used ("gguf", "chatml", "custom", ...)
+    template_note: str = ""      # why that format, for the user
+    warnings: tuple[str, ...] = ()
+    gpu_offload: bool = False    # this llama.cpp build can offload to a GPU
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,7 @@ class Error(Message):
 _TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (
     Load, Chat, Cancel, Unload, Shutdown, Loaded, Delta, Done, Error)}
 _NESTED: dict[str, type] = {"model": ModelSpec, "sampling": Sampling, "stats": ReplyStats}
+_TUPLES = {"warnings"}
 
 
 def encode(message: Message) -> dict[str, Any]:
@@ -203,6 +232,8 @@ def decode(wire: Any) -> Message:
                 value = nested(**value)
             except TypeError as exc:
                 raise ProtocolError(f"bad {f.name} in {cls.TYPE}: {exc}") from None
+        if isinstance(value, list) and f.name in _TUPLES:
+            value = tuple(value)
         kwargs[f.name] = value
     try:
         return cls(**kwargs)

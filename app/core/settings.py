@@ -1,4 +1,8 @@
-"""One settings schema: typed defaults, validation, a JSON file and a changed-callback."""
+"""One settings schema: typed defaults, validation, a JSON file and a changed-callback.
+
+Three layers, each overriding the one before: the global value, the model's own value
+(``Settings.model_overrides``), and the conversation's value (stored with the conversation).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import SettingsError
-from app.core.protocol import ModelSpec, Sampling
+from app.core.protocol import CONTEXT_POLICIES, KV_CACHE_TYPES
 
 log = logging.getLogger(__name__)
 
-SettingValue = str | int | float | bool
+SettingValue = str | int | float | bool | list[str]
+_MODELS_KEY = "models"
 
 
 @dataclass(frozen=True)
 class Setting:
-    """The schema of one setting: its type, default and allowed range."""
+    """The schema of one setting: its type, default and allowed values."""
 
     name: str
     type: type
@@ -28,34 +33,86 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    choices: tuple[str, ...] = ()
+    per_model: bool = False          # may differ per model
+    per_conversation: bool = False   # may differ per conversation
 
     def validate(self, value: Any) -> SettingValue:
         """Return ``value`` converted to this setting's type, or raise SettingsError."""
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+        if self.type is list:
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise SettingsError(f"Setting '{self.name}' must be a list of texts.")
+            return [v for v in value if v]
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
             raise SettingsError(f"Setting '{self.name}' must be a {self.type.__name__}, "
                                 f"not {value!r}.")
         if self.minimum is not None and value < self.minimum:
-            raise SettingsError(f"Setting '{self.name}' must be at least {self.minimum}.")
+            raise SettingsError(f"Setting '{self.name}' must be at least {self.minimum:g}.")
         if self.maximum is not None and value > self.maximum:
-            raise SettingsError(f"Setting '{self.name}' must be at most {self.maximum}.")
+            raise SettingsError(f"Setting '{self.name}' must be at most {self.maximum:g}.")
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"Setting '{self.name}' must be one of "
+                                f"{', '.join(self.choices)}; not {value!r}.")
         return value
+
+
+def _model(*args: Any, **kwargs: Any) -> Setting:
+    return Setting(*args, per_model=True, **kwargs)
+
+
+def _chat(*args: Any, **kwargs: Any) -> Setting:
+    return Setting(*args, per_model=True, per_conversation=True, **kwargs)
 
 
 SCHEMA: dict[str, Setting] = {s.name: s for s in (
     Setting("default_model", str, "", doc="Path of the model chosen for new chats."),
-    Setting("n_threads", int, 0, 0, 512, "CPU threads for generation; 0 = physical cores."),
-    Setting("n_ctx", int, 4096, 256, 1 << 20, "Context length in tokens."),
-    Setting("n_gpu_layers", int, 0, -1, 10_000, "Layers offloaded to the GPU; -1 = all."),
-    Setting("temperature", float, 0.7, 0.0, 5.0, "Sampling temperature."),
-    Setting("top_p", float, 0.95, 0.0, 1.0, "Nucleus sampling threshold."),
-    Setting("top_k", int, 40, 0, 1000, "Top-k sampling; 0 = off."),
-    Setting("min_p", float, 0.05, 0.0, 1.0, "Min-p sampling threshold."),
-    Setting("repeat_penalty", float, 1.1, 0.0, 5.0, "Penalty for repeated tokens."),
-    Setting("max_tokens", int, 1024, 1, 1 << 20, "Longest reply in tokens."),
-    Setting("system_prompt", str, "", doc="System prompt sent first in every chat."),
+    # Loading (per model): changing one reloads the model.
+    _model("n_ctx", int, 0, 0, 1 << 20, "Context length in tokens; 0 = automatic."),
+    _model("n_threads", int, 0, 0, 512, "CPU threads for generation; 0 = physical cores."),
+    _model("n_threads_batch", int, 0, 0, 512, "Threads for reading prompts; 0 = all cores."),
+    _model("n_gpu_layers", int, 0, -1, 10_000, "Layers offloaded to the GPU; -1 = all."),
+    _model("flash_attn", bool, False, doc="Use flash attention."),
+    _model("type_k", str, "f16", doc="KV cache type for keys.", choices=KV_CACHE_TYPES),
+    _model("type_v", str, "f16", doc="KV cache type for values (quantised types need "
+           "flash attention).", choices=KV_CACHE_TYPES),
+    _model("use_mmap", bool, True, doc="Map the model file instead of reading it."),
+    _model("use_mlock", bool, False, doc="Keep the model in RAM (no swapping)."),
+    _model("chat_format", str, "", doc="Chat format override; empty = the file's template."),
+    _model("chat_template", str, "", doc="A pasted Jinja2 chat template (overrides all)."),
+    # Generation (per model, per conversation).
+    _chat("temperature", float, 0.7, 0.0, 5.0, "Sampling temperature."),
+    _chat("top_p", float, 0.95, 0.0, 1.0, "Nucleus sampling threshold."),
+    _chat("top_k", int, 40, 0, 1000, "Top-k sampling; 0 = off."),
+    _chat("min_p", float, 0.05, 0.0, 1.0, "Min-p sampling threshold."),
+    _chat("repeat_penalty", float, 1.1, 0.0, 5.0, "Penalty for repeated tokens; 1 = off."),
+    _chat("presence_penalty", float, 0.0, -2.0, 2.0, "Penalty for tokens already present."),
+    _chat("frequency_penalty", float, 0.0, -2.0, 2.0, "Penalty growing with token counts."),
+    _chat("seed", int, -1, -1, 2**31 - 1, "Random seed; -1 = a new one every reply."),
+    _chat("max_tokens", int, 1024, 1, 1 << 20, "Longest reply in tokens."),
+    _chat("stop", list, [], doc="Extra stop strings."),
+    _chat("system_prompt", str, "", doc="System prompt sent first in every chat."),
+    _chat("context_policy", str, "truncate_middle", choices=CONTEXT_POLICIES,
+          doc="What to do when a chat outgrows the context window."),
+    # Engine.
+    Setting("kv_state_budget_mb", int, 2048, 0, 1 << 20,
+            "Disk space for saved conversation states; 0 = none."),
+    Setting("engine_memory_budget_mb", int, 0, 0, 1 << 24,
+            "Memory for models kept loaded at once; 0 = half the RAM."),
 )}
+
+
+def validate_values(values: dict[str, Any], *, layer: str) -> dict[str, Any]:
+    """Validate a dict of overrides for ``layer`` ("model" or "conversation")."""
+    checked = {}
+    for name, value in values.items():
+        spec = SCHEMA.get(name)
+        allowed = spec and (spec.per_model if layer == "model" else spec.per_conversation)
+        if not allowed:
+            raise SettingsError(f"'{name}' cannot be set per {layer}.")
+        checked[name] = spec.validate(value)
+    return checked
 
 
 class Settings:
@@ -84,16 +141,19 @@ class Settings:
             return
         for key, value in raw.items():
             spec = SCHEMA.get(key)
-            if spec is None:
-                self._values[key] = value
-                continue
             try:
-                self._values[key] = spec.validate(value)
-            except SettingsError as exc:
-                log.warning("Ignoring bad setting in %s: %s", self._path, exc)
+                if key == _MODELS_KEY:
+                    value = {str(path): validate_values(dict(v), layer="model")
+                             for path, v in dict(value).items()}
+                elif spec is not None:
+                    value = spec.validate(value)
+            except (SettingsError, TypeError, ValueError) as exc:
+                log.warning("Ignoring bad setting %r in %s: %s", key, self._path, exc)
+                continue
+            self._values[key] = value
 
     def get(self, name: str) -> Any:
-        """The value of setting ``name`` (its default when unset)."""
+        """The global value of setting ``name`` (its default when unset)."""
         return self._values.get(name, SCHEMA[name].default)
 
     def set(self, name: str, value: Any) -> None:
@@ -105,30 +165,35 @@ class Settings:
         if self.get(name) == value:
             return
         self._values[name] = value
-        self._save()
-        for listener in list(self._listeners):
-            listener(name, value)
+        self._changed(name, value)
+
+    def model_overrides(self, model_path: str) -> dict[str, Any]:
+        """The settings this model has of its own."""
+        return dict(self._values.get(_MODELS_KEY, {}).get(model_path, {}))
+
+    def set_model_override(self, model_path: str, name: str, value: Any) -> None:
+        """Give one model its own value (``None`` removes it: the global value applies)."""
+        models = dict(self._values.get(_MODELS_KEY, {}))
+        own = dict(models.get(model_path, {}))
+        if value is None:
+            own.pop(name, None)
+        else:
+            own.update(validate_values({name: value}, layer="model"))
+        models[model_path] = own
+        self._values[_MODELS_KEY] = {path: v for path, v in models.items() if v}
+        self._changed(name, value)
 
     def on_changed(self, listener: Callable[[str, SettingValue], None]) -> None:
         """Call ``listener(name, value)`` after every change."""
         self._listeners.append(listener)
+
+    def _changed(self, name: str, value: Any) -> None:
+        self._save()
+        for listener in list(self._listeners):
+            listener(name, value)
 
     def _save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._values, indent=2, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self._path)
-
-
-def model_spec(settings: Settings, path: str) -> ModelSpec:
-    """The engine's load parameters for the model at ``path`` under these settings."""
-    return ModelSpec(path=path, n_ctx=settings.get("n_ctx"), n_threads=settings.get("n_threads"),
-                     n_gpu_layers=settings.get("n_gpu_layers"))
-
-
-def sampling(settings: Settings) -> Sampling:
-    """The sampling parameters for the next reply under these settings."""
-    return Sampling(temperature=settings.get("temperature"), top_p=settings.get("top_p"),
-                    top_k=settings.get("top_k"), min_p=settings.get("min_p"),
-                    repeat_penalty=settings.get("repeat_penalty"),
-                    max_tokens=settings.get("max_tokens"))

@@ -1,8 +1,10 @@
-"""The GUI-side handle on the engine process (no llama_cpp, no Qt).
+"""The GUI-side handle on the engine processes (no llama_cpp, no Qt).
 
+One engine process per loaded model, kept in a pool under a memory budget (least recently
+used unloaded first), so switching between models that fit is instant after the first load.
 Commands are sent from the caller's thread; events are received by one reader thread per
-engine process and passed, in order, to ``on_event``. If the process dies, every request
-still open gets an ``error`` event, and the next command starts a fresh process.
+engine process and passed, in order, to ``on_event``. If a process dies, every request
+still open in it gets an ``error`` event, and the next command starts a fresh process.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import multiprocessing
 import signal
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import psutil
 
 from app.core import protocol as p
 from app.engine import worker
@@ -38,22 +45,35 @@ def _describe_exit(code: int | None) -> str:
 class _EngineProcess:
     """One engine child process, its two pipes and its reader thread."""
 
-    def __init__(self, on_event: EventHandler) -> None:
+    def __init__(self, on_event: EventHandler, options: dict[str, Any],
+                 memory_bytes: int = 0) -> None:
         ctx = multiprocessing.get_context("spawn")
         command_out, self._commands = ctx.Pipe(duplex=False)
         self._events, events_in = ctx.Pipe(duplex=False)
         self.process: BaseProcess = ctx.Process(
-            target=worker.main, args=(command_out, events_in), name="hearth-engine",
+            target=worker.main, args=(command_out, events_in, options), name="hearth-engine",
             daemon=True)
         self.process.start()
         command_out.close()  # the child's ends: closing ours lets EOF reach each side
         events_in.close()
         self._on_event = on_event
+        self.memory_bytes = memory_bytes  # the estimate it was started with
         self._open: dict[str, str] = {}  # request id -> command type
         self._lock = threading.Lock()
         self._closing = False
         self._reader = threading.Thread(target=self._read, name="engine-events", daemon=True)
         self._reader.start()
+
+    @property
+    def busy(self) -> bool:
+        """True while a request sent to it has not ended."""
+        with self._lock:
+            return bool(self._open)
+
+    def owns(self, request_id: str) -> bool:
+        """True if ``request_id`` was sent to this process and is still open."""
+        with self._lock:
+            return request_id in self._open
 
     @property
     def alive(self) -> bool:
@@ -90,11 +110,14 @@ class _EngineProcess:
             orphans, self._open = sorted(self._open), {}
         if self._closing and not orphans:
             return
-        how = _describe_exit(self.process.exitcode)
-        log.error("Engine process %s %s", self.process.pid, how)
-        text = (f"The model engine {how} (the model may be damaged or too large for "
-                "this computer's memory). What was written so far is saved; the next "
-                "message starts a new engine.")
+        if self._closing:
+            text = "The reply ended because its model was unloaded."
+        else:
+            how = _describe_exit(self.process.exitcode)
+            log.error("Engine process %s %s", self.process.pid, how)
+            text = (f"The model engine {how} (the model may be damaged or too large for "
+                    "this computer's memory). What was written so far is saved; the next "
+                    "message starts a new engine.")
         for request_id in orphans:
             self._on_event(p.Error(request_id=request_id, code=p.ErrorCode.ENGINE_CRASHED,
                                    message=text))
@@ -115,65 +138,112 @@ class _EngineProcess:
 
 
 class EngineClient:
-    """Drives the engine process: chat, load, cancel, unload, shut down.
+    """Drives the engine processes: chat, load, cancel, unload, shut down.
 
-    ``on_event`` is called on a background thread with every event, in the order the
-    engine sent them. A dead engine is replaced on the next command.
+    ``on_event`` is called on a background thread with every event, in the order each
+    engine sent them. ``state_dir`` (with ``state_budget_bytes``) lets engines keep
+    conversations' KV states on disk; ``memory_budget_bytes`` bounds the models kept loaded
+    (0: half the machine's RAM).
     """
 
-    def __init__(self, on_event: EventHandler) -> None:
+    def __init__(self, on_event: EventHandler, state_dir: Path | None = None,
+                 state_budget_bytes: int = 0, memory_budget_bytes: int = 0) -> None:
         self._on_event = on_event
-        self._process: _EngineProcess | None = None
+        self._options = {"state_dir": str(state_dir) if state_dir else None,
+                         "state_budget_bytes": state_budget_bytes}
+        self.memory_budget_bytes = memory_budget_bytes or psutil.virtual_memory().total // 2
+        self._pool: OrderedDict[str, _EngineProcess] = OrderedDict()  # model path -> engine
         self._lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
-        """Process id of the running engine, if any."""
-        proc = self._process
-        return proc.process.pid if proc and proc.alive else None
-
-    def _send(self, message: p.Message) -> None:
+        """Process id of the most recently used live engine, if any."""
         with self._lock:
-            if self._process is None or not self._process.alive:
-                self._process = _EngineProcess(self._on_event)
-            try:
-                self._process.send(message)
-            except (OSError, ValueError):  # died between the check and the send
-                self._process = _EngineProcess(self._on_event)
-                self._process.send(message)
+            live = [proc for proc in self._pool.values() if proc.alive]
+        return live[-1].process.pid if live else None
 
-    def chat(self, model: p.ModelSpec, messages: list[dict[str, str]],
-             sampling: p.Sampling) -> str:
+    def loaded_models(self) -> list[str]:
+        """Paths of the models with a live engine, least recently used first."""
+        with self._lock:
+            return [path for path, proc in self._pool.items() if proc.alive]
+
+    def _engine_for(self, model: p.ModelSpec) -> _EngineProcess:
+        """The live engine for ``model``'s file, started (and others evicted) as needed."""
+        proc = self._pool.get(model.path)
+        if proc is not None and proc.alive:
+            self._pool.move_to_end(model.path)
+            return proc
+        self._pool.pop(model.path, None)
+        need = estimate_memory(model)
+        for path in list(self._pool):
+            if sum(e.memory_bytes for e in self._pool.values()) + need \
+                    <= self.memory_budget_bytes:
+                break
+            log.info("Unloading %s to make room for %s", path, model.path)
+            self._pool.pop(path).stop(timeout=5)
+        proc = _EngineProcess(self._on_event, self._options, need)
+        self._pool[model.path] = proc
+        return proc
+
+    def _send(self, model: p.ModelSpec, message: p.Message) -> None:
+        with self._lock:
+            proc = self._engine_for(model)
+            try:
+                proc.send(message)
+            except (OSError, ValueError):  # died between the check and the send
+                self._pool.pop(model.path, None)
+                self._engine_for(model).send(message)
+
+    def chat(self, model: p.ModelSpec, messages: list[dict[str, str]], sampling: p.Sampling,
+             context_policy: str = "truncate_middle", cache_key: str = "") -> str:
         """Start a reply; return its request id (events carry the same id)."""
         request_id = uuid.uuid4().hex
-        self._send(p.Chat(request_id=request_id, model=model, messages=messages,
-                          sampling=sampling))
+        self._send(model, p.Chat(request_id=request_id, model=model, messages=messages,
+                                 sampling=sampling, context_policy=context_policy,
+                                 cache_key=cache_key))
         return request_id
 
     def load(self, model: p.ModelSpec) -> str:
         """Load a model ahead of the first message; return the request id."""
         request_id = uuid.uuid4().hex
-        self._send(p.Load(request_id=request_id, model=model))
+        self._send(model, p.Load(request_id=request_id, model=model))
         return request_id
 
     def cancel(self, request_id: str) -> None:
         """Stop a reply at its next token (no-op if it already ended)."""
         with self._lock:
-            if self._process is not None and self._process.alive:
-                try:
-                    self._process.send(p.Cancel(request_id=request_id))
-                except (OSError, ValueError):
-                    pass
+            for proc in self._pool.values():
+                if proc.alive and proc.owns(request_id):
+                    try:
+                        proc.send(p.Cancel(request_id=request_id))
+                    except (OSError, ValueError):
+                        pass
 
-    def unload(self) -> None:
-        """Free the model's memory (the process stays)."""
+    def unload(self, model_path: str | None = None) -> None:
+        """Stop the engine of ``model_path`` (all engines when None), freeing its memory."""
         with self._lock:
-            if self._process is not None and self._process.alive:
-                self._process.send(p.Unload())
+            paths = [model_path] if model_path else list(self._pool)
+            stopping = [self._pool.pop(path) for path in paths if path in self._pool]
+        for proc in stopping:
+            proc.stop(timeout=5)
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the engine process and wait for it."""
+        """Stop every engine process and wait for them."""
         with self._lock:
-            proc, self._process = self._process, None
-        if proc is not None:
+            stopping, self._pool = list(self._pool.values()), OrderedDict()
+        for proc in stopping:
             proc.stop(timeout)
+
+
+def estimate_memory(model: p.ModelSpec) -> int:
+    """Bytes an engine serving ``model`` will use (0 if the file cannot be read here)."""
+    from app.core.errors import HearthError
+    from app.core.gguf_info import read_gguf_info
+    from app.core.memory import default_context_length, model_memory_bytes
+
+    try:
+        info = read_gguf_info(model.path)
+    except HearthError:
+        return 0  # the engine will report the problem
+    n_ctx = model.n_ctx or default_context_length(info)
+    return model_memory_bytes(info, n_ctx, model.type_k, model.type_v)

@@ -12,25 +12,39 @@ import queue
 import signal
 import sys
 import threading
-import time
 import traceback
 from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
 
 from app.core import protocol as p
-from app.core.errors import ContextFullError, HearthError, ModelFileError
+from app.core.errors import ContextFullError, HearthError, ModelFileError, SettingsError
 
 log = logging.getLogger("hearth.engine")
+
+
+def _error_code(exc: HearthError) -> str:
+    from app.engine.chat_templates import TemplateError
+
+    for kind, code in ((ContextFullError, p.ErrorCode.CONTEXT_FULL),
+                       (ModelFileError, p.ErrorCode.MODEL_FILE),
+                       (SettingsError, p.ErrorCode.BAD_SETTINGS),
+                       (TemplateError, p.ErrorCode.TEMPLATE)):
+        if isinstance(exc, kind):
+            return code
+    return p.ErrorCode.INTERNAL
 
 
 class EngineWorker:
     """Runs commands from the GUI one at a time and sends events back."""
 
-    def __init__(self, events: Connection) -> None:
+    def __init__(self, events: Connection, options: dict[str, Any]) -> None:
         self._events = events
         self._send_lock = threading.Lock()
         self._cancelled: set[str] = set()
         self._cancel_all = threading.Event()
-        self._model = None  # LoadedModel, imported lazily with llama_cpp
+        self._options = options
+        self._session = None  # ModelSession, imported lazily with llama_cpp
 
     def send(self, message: p.Message) -> None:
         """Send an event to the GUI process."""
@@ -60,12 +74,9 @@ class EngineWorker:
             elif isinstance(command, p.Chat):
                 self._chat(command)
             elif isinstance(command, p.Unload):
-                self._unload()
+                self.unload()
         except HearthError as exc:
-            code = (p.ErrorCode.CONTEXT_FULL if isinstance(exc, ContextFullError)
-                    else p.ErrorCode.MODEL_FILE if isinstance(exc, ModelFileError)
-                    else p.ErrorCode.INTERNAL)
-            self.send(p.Error(request_id=request_id, code=code, message=str(exc)))
+            self.send(p.Error(request_id=request_id, code=_error_code(exc), message=str(exc)))
         except Exception as exc:  # a bug: report it, keep the engine alive
             traceback.print_exc(file=sys.stderr)
             self.send(p.Error(request_id=request_id, code=p.ErrorCode.INTERNAL,
@@ -75,21 +86,23 @@ class EngineWorker:
         return True
 
     def _ensure_loaded(self, spec: p.ModelSpec, request_id: str) -> None:
-        if self._model is not None and self._model.spec == spec:
+        from app.core.generation_config import check_model_spec
+        from app.engine.session import ModelSession
+
+        check_model_spec(spec)
+        if self._session is not None and self._session.serves(spec):
             return
-        from app.engine.generation import LoadedModel
+        self.unload()
+        state_dir = self._options.get("state_dir")
+        self._session = ModelSession(spec, Path(state_dir) if state_dir else None,
+                                     int(self._options.get("state_budget_bytes", 0)))
+        self.send(self._session.loaded_event(request_id))
 
-        self._unload()
-        self._model = LoadedModel(spec)
-        self.send(p.Loaded(request_id=request_id, model_path=spec.path,
-                           n_ctx=self._model.n_ctx, n_threads=self._model.n_threads,
-                           load_s=self._model.load_s,
-                           chat_template=self._model.has_template))
-
-    def _unload(self) -> None:
-        if self._model is not None:
-            self._model.close()
-            self._model = None
+    def unload(self) -> None:
+        """Save the conversation state and free the model."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def _chat(self, command: p.Chat) -> None:
         rid = command.request_id
@@ -97,11 +110,10 @@ class EngineWorker:
             self.send(p.Done(request_id=rid, stats=p.ReplyStats(stop_reason=p.StopReason.STOPPED)))
             return
         self._ensure_loaded(command.model, rid)
-        received_at = time.perf_counter()  # time to first token excludes loading the model
-        assert self._model is not None
-        stats = self._model.generate(
-            command.messages, command.sampling, lambda: self._is_cancelled(rid),
-            lambda text: self.send(p.Delta(request_id=rid, text=text)), received_at)
+        assert self._session is not None
+        stats = self._session.reply(
+            command, lambda: self._is_cancelled(rid),
+            lambda text: self.send(p.Delta(request_id=rid, text=text)))
         self.send(p.Done(request_id=rid, stats=stats))
 
 
@@ -129,12 +141,13 @@ def _read_commands(commands: Connection, worker: EngineWorker,
         inbox.put(command)
 
 
-def main(commands: Connection, events: Connection) -> None:
+def main(commands: Connection, events: Connection, options: dict[str, Any] | None = None
+         ) -> None:
     """Entry point of the engine process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the GUI's to handle
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="engine %(levelname)s %(message)s")
-    worker = EngineWorker(events)
+    worker = EngineWorker(events, options or {})
     inbox: queue.SimpleQueue[p.Message] = queue.SimpleQueue()
     threading.Thread(target=_read_commands, args=(commands, worker, inbox),
                      name="engine-commands", daemon=True).start()
@@ -142,5 +155,5 @@ def main(commands: Connection, events: Connection) -> None:
         while worker.handle(inbox.get()):
             pass
     finally:
-        worker.handle(p.Unload())
+        worker.unload()
         events.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,9 @@ class StoredMessage:
     error: str | None = None
     model_path: str | None = None
     prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+    context_used: int | None = None
+    n_ctx: int | None = None
     completion_tokens: int | None = None
     ttft_s: float | None = None
     tokens_per_second: float | None = None
@@ -48,6 +52,8 @@ class StoredMessage:
         return cls(id=row.id, conversation_id=row.conversation_id, role=row.role,
                    content=row.content, status=row.status, error=row.error,
                    model_path=row.model_path, prompt_tokens=row.prompt_tokens,
+                   cached_tokens=row.cached_tokens, context_used=row.context_used,
+                   n_ctx=row.n_ctx,
                    completion_tokens=row.completion_tokens, ttft_s=row.ttft_s,
                    tokens_per_second=row.tokens_per_second, stop_reason=row.stop_reason)
 
@@ -101,6 +107,18 @@ class History:
         with self._sessions.begin() as session:
             session.execute(update(Conversation).where(Conversation.id == conversation_id)
                             .values(title=title.strip() or DEFAULT_TITLE))
+
+    def conversation_settings(self, conversation_id: int) -> dict[str, Any]:
+        """The settings this conversation overrides ({} if none, or no such conversation)."""
+        with self._sessions() as session:
+            row = session.get(Conversation, conversation_id)
+            return dict(row.settings or {}) if row else {}
+
+    def set_conversation_settings(self, conversation_id: int, values: dict[str, Any]) -> None:
+        """Replace the settings this conversation overrides (validate them first)."""
+        with self._sessions.begin() as session:
+            session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                            .values(settings=dict(values)))
 
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete a conversation and all its messages."""
@@ -156,7 +174,8 @@ class History:
         if stop_reason is not None:
             values["stop_reason"] = stop_reason
         if stats is not None:
-            values.update(prompt_tokens=stats.prompt_tokens,
+            values.update(prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_tokens,
+                          context_used=stats.context_used, n_ctx=stats.n_ctx,
                           completion_tokens=stats.completion_tokens, ttft_s=stats.ttft_s,
                           tokens_per_second=stats.tokens_per_second,
                           stop_reason=stats.stop_reason)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -28,6 +30,8 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
     model_path: Mapped[str | None] = mapped_column(Text, default=None)
+    # Generation settings of this conversation only (validated by app.core.settings).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True,
@@ -63,6 +67,9 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    cached_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    context_used: Mapped[int | None] = mapped_column(Integer, default=None)
+    n_ctx: Mapped[int | None] = mapped_column(Integer, default=None)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     ttft_s: Mapped[float | None] = mapped_column(Float, default=None)
     tokens_per_second: Mapped[float | None] = mapped_column(Float, default=None)

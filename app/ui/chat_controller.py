@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.turn import ChatTurn
 from app.core import protocol as p
-from app.core.errors import HearthError, ModelFileError, NoModelChosenError
+from app.core.errors import HearthError, ModelFileError, NoModelChosenError, SettingsError
+from app.core.generation_config import generation_config
 from app.core.gguf_check import check_model_file
-from app.core.settings import Settings, model_spec, sampling
+from app.core.settings import Settings
 from app.storage.history import History
 from app.storage.schema import MessageStatus
 from app.ui.engine_bridge import EngineBridge
@@ -47,6 +50,7 @@ class ChatController(QObject):
         self.messages = MessageListModel(self)
         self.conversation_id: int | None = None
         self._turn: ChatTurn | None = None
+        self._new_chat_settings: dict[str, Any] = {}  # for a chat not stored yet
         self._reply_row = -1
         self._unshown = ""  # streamed text not yet in the view
         self._refresh = QTimer(self)
@@ -65,6 +69,7 @@ class ChatController(QObject):
         if conversation_id == self.conversation_id:
             return
         self.conversation_id = conversation_id
+        self._new_chat_settings = {}
         self._unshown = ""
         self._refresh.stop()
         self.messages.set_messages(self.history.messages(conversation_id)
@@ -79,6 +84,19 @@ class ChatController(QObject):
                 self._reply_row = self.messages.append(
                     MessageRow(role="assistant", text="", status=MessageStatus.STREAMING))
         self.conversation_changed.emit(conversation_id if conversation_id is not None else -1)
+
+    def conversation_settings(self) -> dict[str, Any]:
+        """The open chat's own settings."""
+        if self.conversation_id is None:
+            return dict(self._new_chat_settings)
+        return self.history.conversation_settings(self.conversation_id)
+
+    def set_conversation_settings(self, values: dict[str, Any]) -> None:
+        """Give the open chat its own settings (validated values)."""
+        if self.conversation_id is None:
+            self._new_chat_settings = dict(values)
+        else:
+            self.history.set_conversation_settings(self.conversation_id, values)
 
     def new_conversation(self) -> None:
         """Start an empty chat; it is stored when its first message is sent."""
@@ -104,15 +122,18 @@ class ChatController(QObject):
                 raise NoModelChosenError("Choose a model first.",
                                          "Pick one in the model list at the top.")
             check_model_file(model_path)
-        except (NoModelChosenError, ModelFileError) as exc:
+            config = generation_config(self.settings, model_path,
+                                       self.conversation_settings())
+        except (NoModelChosenError, ModelFileError, SettingsError) as exc:
             self.error_occurred.emit(str(exc))
             return False
         if self.conversation_id is None:
             self.conversation_id = self.history.create_conversation(model_path).id
+            self.history.set_conversation_settings(self.conversation_id,
+                                                   self._new_chat_settings)
+            self._new_chat_settings = {}
             self.conversation_changed.emit(self.conversation_id)
-        self._turn = ChatTurn(self.history, self.conversation_id,
-                              model_spec(self.settings, model_path), sampling(self.settings),
-                              self.settings.get("system_prompt"))
+        self._turn = ChatTurn(self.history, self.conversation_id, config)
         try:
             self._turn.start(text, self.bridge.client)
         except (HearthError, OSError) as exc:

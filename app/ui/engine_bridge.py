@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.core import protocol as p
@@ -26,11 +28,11 @@ class EngineBridge(QObject):
     error = Signal(str, str, str)
     _received = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, **client_options: Any) -> None:
         super().__init__(parent)
         # The client calls back on its reader thread; a queued connection hops to ours.
         self._received.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self.client = EngineClient(self._received.emit)
+        self.client = EngineClient(self._received.emit, **client_options)
 
     def _dispatch(self, message: p.Message) -> None:
         self.event.emit(message)

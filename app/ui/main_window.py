@@ -13,7 +13,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainW
 from app import APP_NAME
 from app.chat.profile import Profile
 from app.core import protocol as p
-from app.core.settings import model_spec
+from app.core.errors import SettingsError
+from app.core.generation_config import effective_values, generation_config
+from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
 from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
@@ -23,6 +25,7 @@ from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
 from app.ui.message_list_model import describe_stats
 from app.ui.model_list_model import ModelListModel
+from app.ui.settings_dialog import SettingsDialog
 
 
 class _ElidingDelegate(QStyledItemDelegate):
@@ -69,7 +72,7 @@ class MainWindow(QMainWindow):
         self.profile = profile
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
-        self.bridge = EngineBridge(self)
+        self.bridge = EngineBridge(self, **profile.engine_options())
         self.chat = ChatController(profile.history, profile.settings, self.bridge, self)
         self.conversations = ConversationListModel(profile.history, self)
         if model_path:
@@ -103,9 +106,16 @@ class MainWindow(QMainWindow):
         self.model_picker.setModel(self.models)
         self.model_picker.setPlaceholderText("No model chosen")
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_settings_button = QPushButton("Model settings…")
+        self.model_settings_button.setToolTip("Defaults for this model: context, threads, "
+                                              "GPU, chat format, sampling")
+        self.chat_settings_button = QPushButton("Chat settings…")
+        self.chat_settings_button.setToolTip("System prompt and sampling for this chat only")
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker, 1)
+        top.addWidget(self.model_settings_button)
+        top.addWidget(self.chat_settings_button)
         self.banner = ErrorBanner()
         self.chat_view = ChatView()
         self.chat_view.setModel(self.chat.messages)
@@ -153,6 +163,8 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.chat.stop)
         self.model_picker.currentIndexChanged.connect(self._model_chosen)
+        self.model_settings_button.clicked.connect(self.edit_model_settings)
+        self.chat_settings_button.clicked.connect(self.edit_chat_settings)
         self.chat.busy_changed.connect(self._busy_changed)
         self.chat.error_occurred.connect(self.banner.show_message)
         self.chat.conversations_changed.connect(self._refresh_conversations)
@@ -187,6 +199,39 @@ class MainWindow(QMainWindow):
                                       "Delete this chat and all its messages?")
         if answer == QMessageBox.StandardButton.Yes:
             self.chat.delete_conversation(conversation_id)
+
+    def edit_model_settings(self) -> SettingsDialog | None:
+        """Edit the chosen model's own settings (opens the dialog; returns it for tests)."""
+        path = self.current_model_path()
+        if not path:
+            self.banner.show_message("Choose a model first.")
+            return None
+        settings = self.profile.settings
+        names = [name for name, spec in SCHEMA.items() if spec.per_model]
+        dialog = SettingsDialog(f"Settings for {Path(path).name}", "model", names,
+                                settings.model_overrides(path),
+                                {name: settings.get(name) for name in names}, self)
+        dialog.accepted.connect(lambda: self._save_model_settings(path, dialog.values()))
+        dialog.open()
+        return dialog
+
+    def _save_model_settings(self, path: str, values: dict[str, object]) -> None:
+        for name, spec in SCHEMA.items():
+            if spec.per_model:
+                self.profile.settings.set_model_override(path, name, values.get(name))
+        self._model_chosen(self.model_picker.currentIndex())  # load with the new settings
+
+    def edit_chat_settings(self) -> SettingsDialog:
+        """Edit this chat's own settings (opens the dialog; returns it for tests)."""
+        path = self.current_model_path() or ""
+        names = [name for name, spec in SCHEMA.items() if spec.per_conversation]
+        inherited = effective_values(self.profile.settings, path)
+        dialog = SettingsDialog("Settings for this chat", "conversation", names,
+                                self.chat.conversation_settings(),
+                                {name: inherited[name] for name in names}, self)
+        dialog.accepted.connect(lambda: self.chat.set_conversation_settings(dialog.values()))
+        dialog.open()
+        return dialog
 
     def _conversation_chosen(self, row: int) -> None:
         conversation_id = self.conversations.conversation_id(row)
@@ -224,15 +269,23 @@ class MainWindow(QMainWindow):
         if row < 0 or not path:
             return
         self.profile.settings.set("default_model", path)
-        self._preload_ids.add(self.bridge.client.load(model_spec(self.profile.settings, path)))
+        try:
+            spec = generation_config(self.profile.settings, path).model
+        except SettingsError as exc:
+            self.banner.show_message(str(exc))
+            return
+        self._preload_ids.add(self.bridge.client.load(spec))
         self.statusBar().showMessage("Loading model…")
 
     def _model_loaded(self, event: p.Loaded) -> None:
         self._preload_ids.discard(event.request_id)
+        self.model_picker.setToolTip(f"{event.model_path}\n{event.template_note}".strip())
+        if event.warnings:
+            self.banner.show_message("\n".join(event.warnings))
         if not self.chat.busy:
             self.statusBar().showMessage(
                 f"Model ready in {event.load_s:.1f} s · {event.n_threads} threads · "
-                f"context {event.n_ctx} tokens", 8000)
+                f"context {event.n_ctx} tokens · chat format {event.chat_format}", 8000)
 
     def _engine_error(self, request_id: str, _code: str, message: str) -> None:
         if request_id in self._preload_ids:

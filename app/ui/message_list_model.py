@@ -33,6 +33,10 @@ def describe_stats(stats: ReplyStats | StoredMessage) -> str:
         parts.append(f"{stats.tokens_per_second:.0f} tok/s")
     if stats.ttft_s is not None:
         parts.append(f"first token {stats.ttft_s:.2f} s")
+    if stats.n_ctx:
+        parts.append(f"context {stats.context_used}/{stats.n_ctx}")
+    if getattr(stats, "dropped_messages", 0):
+        parts.append(f"{stats.dropped_messages} older messages left out")
     return " · ".join(parts)
 
 

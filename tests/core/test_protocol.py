@@ -10,18 +10,22 @@ from app.core import protocol as p
 
 MESSAGES = [
     p.Load(request_id="r1", model=p.ModelSpec(path="/m.gguf", n_ctx=512, n_threads=2)),
-    p.Chat(request_id="r2", model=p.ModelSpec(path="/m.gguf"),
+    p.Chat(request_id="r2", model=p.ModelSpec(path="/m.gguf", flash_attn=True, type_v="q8_0"),
            messages=[{"role": "user", "content": "hé 🙂"}],
-           sampling=p.Sampling(temperature=0.0, seed=7, max_tokens=5)),
+           sampling=p.Sampling(temperature=0.0, seed=7, max_tokens=5, stop=("END",)),
+           context_policy="rolling", cache_key="conversation-3"),
     p.Cancel(request_id="r2"),
     p.Unload(),
     p.Shutdown(),
     p.Loaded(request_id="r1", model_path="/m.gguf", n_ctx=512, n_threads=2, load_s=0.3,
-             chat_template=True),
+             chat_template=True, n_ctx_train=8192, chat_format="gguf",
+             template_note="the file's own template", warnings=("CPU-only build",)),
     p.Delta(request_id="r2", text="Hello"),
     p.Done(request_id="r2", stats=p.ReplyStats(prompt_tokens=3, completion_tokens=4,
                                                 ttft_s=0.1, tokens_per_second=100.0,
-                                                stop_reason=p.StopReason.STOPPED)),
+                                                stop_reason=p.StopReason.STOPPED,
+                                                cached_tokens=2, n_ctx=512,
+                                                context_used=7, dropped_messages=2)),
     p.Error(request_id="r2", code=p.ErrorCode.MODEL_FILE, message="bad file"),
 ]
 
@@ -36,9 +40,10 @@ def test_round_trip_through_pickle(message: p.Message) -> None:
 
 def test_wire_form_is_plain_data() -> None:
     wire = p.encode(MESSAGES[1])
-    assert wire["model"] == {"path": "/m.gguf", "n_ctx": 4096, "n_threads": 0,
-                             "n_gpu_layers": 0}
+    assert wire["model"]["path"] == "/m.gguf" and wire["model"]["type_k"] == "f16"
     assert isinstance(wire["sampling"], dict)
+    assert all(isinstance(v, str | int | float | bool | tuple | type(None))
+               for v in wire["sampling"].values())
 
 
 @pytest.mark.parametrize("wire, complaint", [

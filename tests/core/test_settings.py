@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import SettingsError
-from app.core.settings import SCHEMA, Settings, model_spec, sampling
+from app.core.generation_config import generation_config
+from app.core.settings import SCHEMA, Settings
 
 
 def test_defaults_come_from_the_schema(tmp_path: Path) -> None:
@@ -33,7 +34,7 @@ def test_changes_persist_and_notify(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, value", [
-    ("temperature", -1.0), ("temperature", "hot"), ("n_ctx", 10), ("n_ctx", True),
+    ("temperature", -1.0), ("temperature", "hot"), ("n_ctx", -10), ("n_ctx", True),
     ("top_p", 1.5), ("nonexistent", 1),
 ])
 def test_bad_values_are_refused(tmp_path: Path, name: str, value: object) -> None:
@@ -47,11 +48,11 @@ def test_damaged_file_falls_back_to_defaults(tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "settings.json"
     path.write_text("{not json", encoding="utf-8")
-    assert Settings(path).get("n_ctx") == 4096
+    assert Settings(path).get("n_ctx") == 0
     path.write_text(json.dumps({"n_ctx": "huge", "top_k": 7, "future_key": [1]}),
                     encoding="utf-8")
     settings = Settings(path)
-    assert settings.get("n_ctx") == 4096 and settings.get("top_k") == 7
+    assert settings.get("n_ctx") == 0 and settings.get("top_k") == 7
     settings.set("top_k", 8)  # saving keeps keys a newer version wrote
     assert json.loads(path.read_text(encoding="utf-8"))["future_key"] == [1]
     assert any(r.levelno == logging.WARNING for r in caplog.records)
@@ -61,5 +62,6 @@ def test_engine_parameters_follow_settings(tmp_path: Path) -> None:
     settings = Settings(tmp_path / "settings.json")
     settings.set("n_ctx", 512)
     settings.set("max_tokens", 9)
-    assert model_spec(settings, "/m.gguf").n_ctx == 512
-    assert sampling(settings).max_tokens == 9
+    config = generation_config(settings, "/m.gguf")
+    assert config.model.n_ctx == 512
+    assert config.sampling.max_tokens == 9

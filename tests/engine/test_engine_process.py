@@ -7,7 +7,9 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from gguf import GGUFWriter
 
 from app.core import protocol as p
 from tests.engine.conftest import LONG_PROMPT, text_of
@@ -30,11 +32,11 @@ def test_streamed_tokens_match_an_in_process_run(engine, model_path: str) -> Non
 
     import llama_cpp  # in the test process only, to compare with
 
-    from app.engine.generation import LoadedModel
+    from app.engine.loaded_model import LoadedModel
 
     model = LoadedModel(spec)
     try:
-        prompt, _stops = model.render(QUESTION)
+        prompt, _stops, _adjustments = model.render(QUESTION)
         tokens = []
         for token in model.llama.generate(prompt, temp=0.0, repeat_penalty=1.0):
             if llama_cpp.llama_vocab_is_eog(model.llama._model.vocab, token) or \
@@ -101,11 +103,28 @@ def _truncated(source: str, folder: Path) -> Path:
     return path
 
 
+def _noise(_source: str, folder: Path) -> Path:
+    path = folder / "noise.gguf"
+    path.write_bytes(os.urandom(5000))
+    return path
+
+
+def _unknown_architecture(_source: str, folder: Path) -> Path:
+    path = folder / "foobar.gguf"
+    writer = GGUFWriter(path, "foobar")
+    writer.add_tensor("weights", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 @pytest.mark.parametrize("make, needle", [
     (lambda src, d: d / "missing.gguf", "does not exist"),
-    (lambda src, d: (d / "noise.gguf").write_bytes(os.urandom(5000)) and d / "noise.gguf",
-     "not a GGUF"),
-    (_truncated, "could not load"),
+    (_noise, "not a GGUF"),
+    (_truncated, "is incomplete"),                      # caught before llama.cpp sees it
+    (_unknown_architecture, "architecture 'foobar'"),    # explained from llama.cpp's log
 ])
 def test_bad_model_files_give_a_clear_error_and_no_crash(engine, model_path: str,
                                                          tmp_path: Path, make,
@@ -116,17 +135,17 @@ def test_bad_model_files_give_a_clear_error_and_no_crash(engine, model_path: str
     error = events.until_end(request, timeout=60)[-1]
     assert isinstance(error, p.Error) and error.code == p.ErrorCode.MODEL_FILE
     assert needle in error.message
-    pid = client.pid
-    assert pid is not None  # still the same, living engine
+    assert client.loaded_models() == [str(bad)]  # its engine survived the bad file
     good = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=1024),
                                         QUESTION, GREEDY))
-    assert isinstance(good[-1], p.Done) and client.pid == pid
+    assert isinstance(good[-1], p.Done)
 
 
 def test_a_message_from_another_protocol_version_is_refused(engine, model_path: str) -> None:
     client, events = engine
     client.load(p.ModelSpec(path=model_path, n_ctx=512))
-    client._process._commands.send({"v": 99, "type": "chat", "request_id": "old"})
+    (engine_process,) = client._pool.values()
+    engine_process._commands.send({"v": 99, "type": "chat", "request_id": "old"})
     error = events.until_end("old", timeout=30)[-1]
     assert isinstance(error, p.Error) and error.code == p.ErrorCode.PROTOCOL
 
@@ -134,6 +153,7 @@ def test_a_message_from_another_protocol_version_is_refused(engine, model_path: 
 def test_shutdown_ends_the_process(engine, model_path: str) -> None:
     client, events = engine
     events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512), QUESTION, GREEDY))
-    process = client._process.process
+    (engine_process,) = client._pool.values()
+    process = engine_process.process
     client.shutdown()
     assert not process.is_alive() and process.exitcode == 0

@@ -59,12 +59,12 @@ def test_a_damaged_model_gives_a_clear_error_and_the_chat_goes_on(
     window = open_window(model_paths)
     with qtbot.waitSignal(window.bridge.error, timeout=30_000) as preload:
         window.model_picker.setCurrentIndex(window.models.row_of(str(broken_model)))
-    assert "could not load" in preload.args[2]
+    assert "is incomplete" in preload.args[2]
     assert window.banner.isVisible()
 
     with qtbot.waitSignal(window.chat.error_occurred, timeout=30_000) as error:
         type_and_send(qtbot, window, "Hello broken model")
-    assert "could not load" in error.args[0] and "Broken-Model.gguf" in error.args[0]
+    assert "is incomplete" in error.args[0] and "Broken-Model.gguf" in error.args[0]
     (conversation,) = window.profile.history.conversations()
     assert [m.content for m in window.profile.history.messages(conversation.id)] == [
         "Hello broken model"]
