@@ -4,7 +4,7 @@ Every message crosses the pipe as a plain dict ``{"v": PROTOCOL_VERSION, "type":
 so that neither side depends on the other's classes being picklable or identical.
 
 Commands (GUI -> engine): ``load``, ``chat``, ``cancel``, ``unload``, ``shutdown``.
-Events (engine -> GUI): ``loaded``, ``delta``, ``done``, ``error``.
+Events (engine -> GUI): ``loaded``, ``started``, ``delta``, ``done``, ``error``.
 """
 
 from __future__ import annotations
@@ -169,6 +169,18 @@ class Loaded(Message):
 
 
 @dataclass(frozen=True)
+class Started(Message):
+    """The prompt is fitted and being read; ``prompt_tokens - cached_tokens`` are new."""
+
+    TYPE: ClassVar[str] = "started"
+    request_id: str
+    prompt_tokens: int
+    cached_tokens: int
+    n_ctx: int
+    dropped_messages: int = 0
+
+
+@dataclass(frozen=True)
 class Delta(Message):
     """The next piece of reply text (whole UTF-8 characters, in order)."""
 
@@ -197,7 +209,7 @@ class Error(Message):
 
 
 _TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (
-    Load, Chat, Cancel, Unload, Shutdown, Loaded, Delta, Done, Error)}
+    Load, Chat, Cancel, Unload, Shutdown, Loaded, Started, Delta, Done, Error)}
 _NESTED: dict[str, type] = {"model": ModelSpec, "sampling": Sampling, "stats": ReplyStats}
 _TUPLES = {"warnings"}
 

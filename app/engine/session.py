@@ -53,8 +53,8 @@ class ModelSession:
             gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()))
 
     def reply(self, command: p.Chat, cancelled: Callable[[], bool],
-              emit: Callable[[str], None]) -> p.ReplyStats:
-        """Fit the conversation to the window, then generate the reply."""
+              send: Callable[[p.Message], None]) -> p.ReplyStats:
+        """Fit the conversation to the window, then generate the reply, sending its events."""
         model = self.model
         rendered: dict[str, list[str]] = {}
 
@@ -68,8 +68,12 @@ class ModelSession:
                             command.context_policy, self._cuts.get(key, 0))
         self._cuts[key] = fitted.dropped
         self._take_cache(key, fitted.tokens)
+        rid = command.request_id
+        send(p.Started(request_id=rid, prompt_tokens=len(fitted.tokens),
+                       cached_tokens=model.cached_prefix(fitted.tokens), n_ctx=model.n_ctx,
+                       dropped_messages=fitted.dropped))
         stats = generate(model, fitted.tokens, rendered["stops"], command.sampling,
-                         cancelled, emit)
+                         cancelled, lambda text: send(p.Delta(request_id=rid, text=text)))
         return dataclasses.replace(stats, dropped_messages=fitted.dropped)
 
     def _take_cache(self, key: str, prompt: list[int]) -> None:

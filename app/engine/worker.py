@@ -111,9 +111,7 @@ class EngineWorker:
             return
         self._ensure_loaded(command.model, rid)
         assert self._session is not None
-        stats = self._session.reply(
-            command, lambda: self._is_cancelled(rid),
-            lambda text: self.send(p.Delta(request_id=rid, text=text)))
+        stats = self._session.reply(command, lambda: self._is_cancelled(rid), self.send)
         self.send(p.Done(request_id=rid, stats=stats))
 
 

@@ -33,6 +33,7 @@ class ChatController(QObject):
         conversation_changed(int): another conversation was opened (its id).
         conversations_changed(): titles or order of conversations changed.
         reply_finished(object): a reply ended normally; the p.ReplyStats.
+        status(str): what the engine is doing now (e.g. reading a long conversation).
     """
 
     busy_changed = Signal(bool)
@@ -40,6 +41,7 @@ class ChatController(QObject):
     conversation_changed = Signal(int)
     conversations_changed = Signal()
     reply_finished = Signal(object)
+    status = Signal(str)
 
     def __init__(self, history: History, settings: Settings, bridge: EngineBridge,
                  parent: QObject | None = None) -> None:
@@ -157,6 +159,13 @@ class ChatController(QObject):
         if turn is None or not turn.handle(event):
             return
         visible = turn.conversation_id == self.conversation_id
+        if isinstance(event, p.Started):
+            new = event.prompt_tokens - event.cached_tokens
+            note = f" ({event.dropped_messages} older messages left out)" \
+                if event.dropped_messages else ""
+            self.status.emit(f"Reading {new:,} new tokens of {event.prompt_tokens:,}{note}…"
+                             if new > 100 else f"Writing…{note}")
+            return
         if isinstance(event, p.Delta):
             if visible:
                 self._unshown += event.text

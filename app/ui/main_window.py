@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.chat.error_occurred.connect(self.banner.show_message)
         self.chat.conversations_changed.connect(self._refresh_conversations)
         self.chat.conversation_changed.connect(lambda _id: self._refresh_conversations())
+        self.chat.status.connect(self.statusBar().showMessage)
         self.chat.reply_finished.connect(
             lambda stats: self.statusBar().showMessage(describe_stats(stats)))
         self.bridge.loaded.connect(self._model_loaded)

@@ -20,6 +20,8 @@ MESSAGES = [
     p.Loaded(request_id="r1", model_path="/m.gguf", n_ctx=512, n_threads=2, load_s=0.3,
              chat_template=True, n_ctx_train=8192, chat_format="gguf",
              template_note="the file's own template", warnings=("CPU-only build",)),
+    p.Started(request_id="r2", prompt_tokens=30, cached_tokens=20, n_ctx=512,
+              dropped_messages=2),
     p.Delta(request_id="r2", text="Hello"),
     p.Done(request_id="r2", stats=p.ReplyStats(prompt_tokens=3, completion_tokens=4,
                                                 ttft_s=0.1, tokens_per_second=100.0,
