@@ -15,9 +15,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--model", help="GGUF file to use (default: the starter model)")
+    parser.add_argument("--only", action="append", metavar="PART",
+                        help="run only this part (repeatable), e.g. --only throughput")
     args = parser.parse_args(argv)
     module = importlib.import_module(BENCHMARKS[args.name])
-    result = module.run(model=args.model, progress=lambda text: print(text, file=sys.stderr))
+    options = {"only": args.only} if args.only else {}
+    result = module.run(model=args.model, progress=lambda text: print(text, file=sys.stderr),
+                        **options)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,138 +1,250 @@
-"""Tokens/s through the app's engine client vs a raw in-process ``Llama.generate`` loop.
+"""Engine benchmarks, all in one run on the same model and thread count.
 
-Same model, same thread count, same sampling, same prompt, same number of tokens
-(end-of-generation is ignored so both produce exactly ``TOKENS``), in one run,
-alternating the two so that neither gets a warmer machine.
+- throughput: tokens/s of 1,500-token replies through the app's engine client vs a raw
+  in-process ``Llama.generate`` loop (end-of-generation ignored so both make every token);
+- turn TTFT: time to first token at turn 20 of a conversation vs turn 1;
+- resume: time to first token continuing a ~3,000-token conversation after an engine
+  restart, with its saved KV state vs cold;
+- stop latency: p95 over 20 stops during generation and during a ~2,000-token prompt;
+- switch: time to first token of the other of two loaded models.
 """
 
 from __future__ import annotations
 
-import queue
-import statistics
-import tempfile
+import random
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
 
 from app.core import protocol as p
 from app.core.hardware import physical_cores
-from app.core.paths import resolve_paths
-from app.core.starter_model import ensure_starter_model
-from app.engine.client import EngineClient
+from benchmarks.driver import Driver, median, percentile, scratch_dir, starter_model
 
-TOKENS = 1000
-ROUNDS = 3
-N_CTX = 2048
+TOKENS = 1500
+ROUNDS = 5
+STOPS = 20
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 SAMPLING = p.Sampling(temperature=0.7, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1,
                       max_tokens=TOKENS, seed=42, ignore_eos=True)
+SENTENCE = "The quick brown fox jumps over the lazy dog near the old stone bridge. "
+
+
+def long_chat(tokens: int, tag: str = "") -> list[dict[str, str]]:
+    """A synthetic conversation of about ``tokens`` tokens ending with a question."""
+    messages = [{"role": "system", "content": f"You are a helpful assistant. {tag}"}]
+    for i in range(max(1, tokens // 150)):
+        messages += [{"role": "user", "content": f"Note {i}: " + SENTENCE * 8},
+                     {"role": "assistant", "content": f"Noted {i}."}]
+    return messages + [{"role": "user", "content": "What animal jumps?"}]
 
 
 def _rate(count: int, first: float, last: float) -> float:
     return (count - 1) / (last - first)
 
 
-def _raw_round(model: Any, prompt: list[int]) -> dict[str, float]:
-    llama = model.llama
-    started = time.perf_counter()
+def _raw_rate(raw_model: Any, prompt: list[int]) -> float:
+    llama = raw_model.llama
+    llama.set_seed(SAMPLING.seed)
     first = last = 0.0
     count = 0
-    llama.set_seed(SAMPLING.seed)
     for _token in llama.generate(prompt, temp=SAMPLING.temperature, top_p=SAMPLING.top_p,
                                  top_k=SAMPLING.top_k, min_p=SAMPLING.min_p,
-                                 repeat_penalty=SAMPLING.repeat_penalty, reset=True):
+                                 repeat_penalty=SAMPLING.repeat_penalty):
         last = time.perf_counter()
-        if count == 0:
-            first = last
+        first = first or last
         count += 1
         if count >= TOKENS:
             break
-    llama.reset()  # the next round evaluates the prompt again, like the engine's
-    return {"tokens": count, "tokens_per_second": _rate(count, first, last),
-            "ttft_s": first - started}
+    llama.reset()
+    return _rate(count, first, last)
 
 
-def _engine_round(client: EngineClient, events: queue.SimpleQueue, spec: p.ModelSpec
-                  ) -> dict[str, float]:
-    started = time.perf_counter()
-    request = client.chat(spec, PROMPT, SAMPLING)
-    first = 0.0
-    deltas = 0
-    while True:
-        event = events.get(timeout=600)
-        if getattr(event, "request_id", None) != request:
-            continue
-        if isinstance(event, p.Delta):
-            deltas += 1
-            if deltas == 1:
-                first = time.perf_counter()
-        elif isinstance(event, p.Done):
-            last = time.perf_counter()
-            count = event.stats.completion_tokens
-            return {"tokens": count, "tokens_per_second": _rate(count, first, last),
-                    "ttft_s": first - started}
-        elif isinstance(event, p.Error):
-            raise RuntimeError(event.message)
+def throughput(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    from app.engine.loaded_model import LoadedModel  # llama_cpp only for the raw baseline
 
-
-def run(model: str | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
-    """Measure both paths; return the figures."""
-    from app.engine.generation import LoadedModel  # llama_cpp only for the raw baseline
-
-    if model is None:
-        profile = resolve_paths(tempfile.mkdtemp(prefix="hearth-bench-")).ensure()
-        model = str(ensure_starter_model(profile, progress=progress))
-    threads = physical_cores()
-    spec = p.ModelSpec(path=model, n_ctx=N_CTX, n_threads=threads)
-    events: queue.SimpleQueue = queue.SimpleQueue()
-    client = EngineClient(events.put)
+    spec = p.ModelSpec(path=model, n_ctx=2048, n_threads=physical_cores())
+    driver = Driver()
     raw_model = LoadedModel(spec)
-    prompt, _stops = raw_model.render(PROMPT)
+    prompt = raw_model.render(PROMPT)[0]
     raw, engine = [], []
+
+    def engine_rate() -> float:
+        reply = driver.ask(spec, PROMPT, SAMPLING)
+        return _rate(reply.stats.completion_tokens, reply.first_at, reply.ended_at)
+
     try:
-        _engine_round(client, events, p.ModelSpec(path=model, n_ctx=N_CTX, n_threads=threads))
-        for round_number in range(1, ROUNDS + 1):
-            progress(f"round {round_number}/{ROUNDS}: raw Llama.generate")
-            raw.append(_raw_round(raw_model, prompt))
-            progress(f"round {round_number}/{ROUNDS}: engine client")
-            engine.append(_engine_round(client, events, spec))
+        driver.ask(spec, PROMPT, p.Sampling(max_tokens=8))  # load it before timing
+        for number in range(1, ROUNDS + 1):
+            say(f"throughput round {number}/{ROUNDS}")
+            # Alternate which goes first, so a slow drift of the machine favours neither.
+            if number % 2:
+                raw.append(_raw_rate(raw_model, prompt))
+                engine.append(engine_rate())
+            else:
+                engine.append(engine_rate())
+                raw.append(_raw_rate(raw_model, prompt))
     finally:
-        client.shutdown()
+        driver.close()
         raw_model.close()
-    raw_tps = statistics.median(r["tokens_per_second"] for r in raw)
-    engine_tps = statistics.median(r["tokens_per_second"] for r in engine)
-    return {
-        "benchmark": "engine",
-        "model": model,
-        "threads": threads,
-        "tokens": TOKENS,
-        "rounds": ROUNDS,
-        "prompt_tokens": len(prompt),
-        "raw_tokens_per_second": raw_tps,
-        "engine_tokens_per_second": engine_tps,
-        "ratio": engine_tps / raw_tps,
-        "raw_ttft_s": statistics.median(r["ttft_s"] for r in raw),
-        "engine_ttft_s": statistics.median(r["ttft_s"] for r in engine),
-        "raw_rounds": raw,
-        "engine_rounds": engine,
-    }
+    ratios = [e / r for e, r in zip(engine, raw, strict=True)]
+    return {"raw_tokens_per_second": median(raw), "engine_tokens_per_second": median(engine),
+            "ratio": median(ratios), "round_ratios": ratios, "raw_rounds": raw,
+            "engine_rounds": engine}
 
 
-def table(result: dict[str, Any]) -> str:
-    """The result as a text table."""
-    rows = [
-        ("tokens/s (median)", f"{result['engine_tokens_per_second']:.1f}",
-         f"{result['raw_tokens_per_second']:.1f}", f"{result['ratio']:.3f}×"),
-        ("time to first token", f"{result['engine_ttft_s'] * 1000:.0f} ms",
-         f"{result['raw_ttft_s'] * 1000:.0f} ms",
-         f"{result['engine_ttft_s'] / result['raw_ttft_s']:.2f}×"),
-    ]
-    head = (f"engine benchmark: {result['tokens']}-token replies, {result['rounds']} rounds, "
-            f"{result['threads']} threads, prompt {result['prompt_tokens']} tokens\n"
-            f"model: {result['model']}\n")
-    widths = [22, 16, 20, 8]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(
-        ("metric", "engine client", "raw Llama.generate", "ratio"), widths))]
-    lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    return head + "\n".join(lines)
+def turn_ttft(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    say("time to first token over 20 turns")
+    spec = p.ModelSpec(path=model, n_ctx=4096)
+    driver = Driver()
+    sampling = p.Sampling(max_tokens=48, seed=7)
+    messages: list[dict[str, str]] = [{"role": "system", "content": "Answer briefly."}]
+    ttfts = []
+    try:
+        driver.ask(spec, [{"role": "user", "content": "Hi"}], p.Sampling(max_tokens=4))
+        for turn in range(1, 21):
+            messages.append({"role": "user", "content": f"Tell me fact number {turn} about "
+                             "the sea, in one sentence."})
+            reply = driver.ask(spec, messages, sampling, cache_key="chat")
+            ttfts.append(reply.ttft_s)
+            messages.append({"role": "assistant", "content": reply.text})
+        context = reply.stats.context_used
+    finally:
+        driver.close()
+    return {"ttft_turn_1_s": ttfts[0], "ttft_turn_20_s": ttfts[-1],
+            "ratio": ttfts[-1] / ttfts[0], "context_at_turn_20": context, "ttfts": ttfts}
+
+
+def resume(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    spec = p.ModelSpec(path=model, n_ctx=4096)
+    options = {"state_dir": scratch_dir(), "state_budget_bytes": 4 << 30}
+    chat = long_chat(3000)
+    quick = p.Sampling(max_tokens=16, temperature=0.0)
+    say("resume: reading a 3,000-token conversation once, then restarting")
+    first = Driver(**options)
+    try:
+        reply = first.ask(spec, chat, quick, cache_key="long")
+    finally:
+        first.close()  # saves the conversation's state
+    follow = chat + [{"role": "assistant", "content": reply.text},
+                     {"role": "user", "content": "And which one is lazy?"}]
+    timings = {}
+    for name, opts in (("saved_state", options), ("cold", {})):
+        say(f"resume: {name}")
+        driver = Driver(**opts)
+        try:
+            driver.ask(spec, [{"role": "user", "content": "Hi"}], p.Sampling(max_tokens=2))
+            timings[name] = driver.ask(spec, follow, quick, cache_key="long").ttft_s
+        finally:
+            driver.close()
+    return {"prompt_tokens": reply.stats.prompt_tokens, "saved_ttft_s": timings["saved_state"],
+            "cold_ttft_s": timings["cold"], "ratio": timings["saved_state"] / timings["cold"]}
+
+
+def stop_latency(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    spec = p.ModelSpec(path=model, n_ctx=4096)
+    driver = Driver()
+    rng = random.Random(3)
+    during: dict[str, list[float]] = {"generation": [], "prefill": []}
+    try:
+        driver.ask(spec, [{"role": "user", "content": "Hi"}], p.Sampling(max_tokens=2))
+        for number in range(STOPS):
+            say(f"stop latency {number + 1}/{STOPS}")
+            request, reply = driver.send(spec, PROMPT, p.Sampling(max_tokens=2000,
+                                                                  ignore_eos=True))
+            driver.wait(request, reply, until=p.Delta)
+            time.sleep(rng.uniform(0.05, 0.3))
+            during["generation"].append(_time_stop(driver, request, reply))
+            # A fresh ~2,000-token prompt each time (its own first line): no cache reuse.
+            request, reply = driver.send(spec, long_chat(2000, tag=f"Session {number}."),
+                                         p.Sampling(max_tokens=8))
+            driver.wait(request, reply, until=p.Started)
+            time.sleep(rng.uniform(0.2, 1.5))
+            during["prefill"].append(_time_stop(driver, request, reply))
+    finally:
+        driver.close()
+    return {f"{phase}_p95_ms": percentile(values, 0.95) * 1000
+            for phase, values in during.items()} | {
+        f"{phase}_ms": [v * 1000 for v in values] for phase, values in during.items()}
+
+
+def _time_stop(driver: Driver, request: str, reply: Any) -> float:
+    asked = time.perf_counter()
+    driver.client.cancel(request)
+    driver.wait(request, reply)
+    if reply.stats.stop_reason != p.StopReason.STOPPED:
+        raise RuntimeError(f"the reply ended by itself ({reply.stats.stop_reason})")
+    return reply.ended_at - asked
+
+
+def switch(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    say("switching between two loaded models")
+    other = scratch_dir() / "second-model.gguf"
+    shutil.copyfile(model, other)
+    specs = [p.ModelSpec(path=model, n_ctx=2048), p.ModelSpec(path=str(other), n_ctx=2048)]
+    question = [{"role": "user", "content": "Name a colour."}]
+    sampling = p.Sampling(max_tokens=4, temperature=0.0)
+    driver = Driver()
+    try:
+        cold = [driver.ask(spec, question, sampling).ttft_s for spec in specs]
+        warm = [driver.ask(specs[i % 2], question, sampling).ttft_s for i in range(10)]
+    finally:
+        driver.close()
+        other.unlink()
+    return {"switch_ttft_ms": median(warm) * 1000, "first_load_ttft_ms": median(cold) * 1000}
+
+
+PARTS = {"throughput": throughput, "turns": turn_ttft, "resume": resume,
+         "stop": stop_latency, "switch": switch}
+
+
+def run(model: str | None = None, progress: Callable[[str], None] = print,
+        only: list[str] | None = None) -> dict[str, Any]:
+    """Run the engine benchmarks (``only`` some of PARTS); return the figures."""
+    model = model or starter_model(progress)
+    result: dict[str, Any] = {"benchmark": "engine", "model": model,
+                              "threads": physical_cores()}
+    for name, part in PARTS.items():
+        if not only or name in only:
+            result[name] = part(model, progress)
+    return result
+
+
+def table(r: dict[str, Any]) -> str:
+    """The results as a text table with the goals."""
+    rows = []
+    if "throughput" in r:
+        t = r["throughput"]
+        rows.append(
+        ("tokens/s, 1,500-token reply: engine client vs raw Llama.generate",
+         f"{t['engine_tokens_per_second']:.1f} vs {t['raw_tokens_per_second']:.1f}; "
+         f"median ratio {t['ratio']:.3f}×", "≥ 0.97×"))
+    if "turns" in r:
+        turns = r["turns"]
+        rows.append(("time to first token, turn 20 vs turn 1",
+         f"{turns['ttft_turn_20_s'] * 1000:.0f} vs {turns['ttft_turn_1_s'] * 1000:.0f} ms = "
+         f"{turns['ratio']:.2f}×", "≤ 1.3×"))
+    if "resume" in r:
+        res = r["resume"]
+        rows.append((f"continue a {res['prompt_tokens']:,}-token chat after restart: saved state vs cold",
+         f"{res['saved_ttft_s'] * 1000:.0f} vs {res['cold_ttft_s'] * 1000:.0f} ms = "
+         f"{res['ratio']:.3f}×", "≤ 0.3×"))
+    if "stop" in r:
+        stop = r["stop"]
+        rows += [("stop latency p95 during generation (20 stops)",
+                  f"{stop['generation_p95_ms']:.0f} ms", "≤ 100 ms"),
+                 ("stop latency p95 during a ~2,000-token prompt (20 stops)",
+                  f"{stop['prefill_p95_ms']:.0f} ms", "≤ 100 ms")]
+    if "switch" in r:
+        sw = r["switch"]
+        rows.append(("time to first token of the other loaded model",
+                     f"{sw['switch_ttft_ms']:.0f} ms (first load: "
+                     f"{sw['first_load_ttft_ms']:.0f} ms)", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"engine benchmark · {r['threads']} threads · {r['model']}",
+             " | ".join(h.ljust(w) for h, w in zip(("measure", "result", "goal"), widths,
+                                                  strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+              for row in rows]
+    return "\n".join(lines)

@@ -24,10 +24,15 @@ class GenerationConfig:
 
 
 def effective_values(settings: Settings, model_path: str,
-                     conversation: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Global values, overridden by the model's, overridden by the conversation's."""
+                     conversation: dict[str, Any] | None = None,
+                     model_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Global values, overridden by the model's, overridden by the conversation's.
+
+    ``model_values`` stands in for the model's stored values (to check an edit before saving).
+    """
     values = {name: settings.get(name) for name in SCHEMA}
-    values.update(settings.model_overrides(model_path))
+    values.update(settings.model_overrides(model_path) if model_values is None
+                  else validate_values(model_values, layer="model"))
     values.update(validate_values(conversation or {}, layer="conversation"))
     return values
 
@@ -50,9 +55,10 @@ def check_model_spec(spec: ModelSpec) -> None:
 
 
 def generation_config(settings: Settings, model_path: str,
-                      conversation: dict[str, Any] | None = None) -> GenerationConfig:
+                      conversation: dict[str, Any] | None = None,
+                      model_values: dict[str, Any] | None = None) -> GenerationConfig:
     """The resolved configuration for a reply from ``model_path``; raise SettingsError if bad."""
-    v = effective_values(settings, model_path, conversation)
+    v = effective_values(settings, model_path, conversation, model_values)
     spec = ModelSpec(
         path=model_path, n_ctx=v["n_ctx"], n_threads=v["n_threads"],
         n_threads_batch=v["n_threads_batch"], n_gpu_layers=v["n_gpu_layers"],

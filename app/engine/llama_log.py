@@ -31,15 +31,12 @@ class LlamaLog:
     the others leaves the lines that explain a failure in the buffer.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY,
-                 forward: Callable[[int, bytes | None, ctypes.c_void_p], None] | None = None
-                 ) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._lines: deque[str] = deque(maxlen=capacity)
         self._count = 0  # lines stored so far, including those pushed out of the buffer
         self._pending = ""  # a message still waiting for its newline
         self._keep = True  # whether the message being continued is one we keep
         self._lock = threading.Lock()
-        self._forward = forward
         # Referenced here for as long as llama.cpp may call it: a collected ctypes
         # callback is a dangling pointer in C.
         self.callback = llama_cpp.llama_log_callback(self._receive)
@@ -49,10 +46,8 @@ class LlamaLog:
         """How many lines the buffer holds."""
         return self._lines.maxlen or 0
 
-    def _receive(self, level: int, text: bytes | None, user_data: ctypes.c_void_p) -> None:
+    def _receive(self, level: int, text: bytes | None, _user_data: ctypes.c_void_p) -> None:
         self.feed(level, text)
-        if self._forward is not None:
-            self._forward(level, text, user_data)
 
     def feed(self, level: int, text: bytes | None) -> None:
         """Add one message as llama.cpp passes it to the callback.
@@ -105,15 +100,16 @@ _install_lock = threading.Lock()
 
 
 def install(capacity: int = DEFAULT_CAPACITY) -> LlamaLog:
-    """Capture llama.cpp's log from now on; calling it again returns the same LlamaLog."""
+    """Capture llama.cpp's log from now on; calling it again returns the same LlamaLog.
+
+    The lines are kept, not printed: llama-cpp-python's own printer misreads llama.cpp's
+    log levels and would put routine warnings on the engine's stderr.
+    """
     global _installed
     with _install_lock:
         if _installed is None:
-            previous = llama_cpp.llama_log_callback()
-            user_data = ctypes.c_void_p()
-            llama_cpp.llama_log_get(ctypes.byref(previous), ctypes.byref(user_data))
-            log = LlamaLog(capacity, forward=previous if previous else None)
-            llama_cpp.llama_log_set(log.callback, user_data)
+            log = LlamaLog(capacity)
+            llama_cpp.llama_log_set(log.callback, ctypes.c_void_p())
             _installed = log
         return _installed
 

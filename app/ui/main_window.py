@@ -211,7 +211,9 @@ class MainWindow(QMainWindow):
         names = [name for name, spec in SCHEMA.items() if spec.per_model]
         dialog = SettingsDialog(f"Settings for {Path(path).name}", "model", names,
                                 settings.model_overrides(path),
-                                {name: settings.get(name) for name in names}, self)
+                                {name: settings.get(name) for name in names}, self,
+                                check=lambda values: generation_config(
+                                    settings, path, model_values=values))
         dialog.accepted.connect(lambda: self._save_model_settings(path, dialog.values()))
         dialog.open()
         return dialog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
@@ -81,10 +82,12 @@ class SettingsDialog(QDialog):
     """Edits ``names`` for one layer; ``values()`` returns what differs from ``inherited``."""
 
     def __init__(self, title: str, layer: str, names: list[str], current: dict[str, Any],
-                 inherited: dict[str, Any], parent: QWidget | None = None) -> None:
+                 inherited: dict[str, Any], parent: QWidget | None = None,
+                 check: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._layer = layer
+        self._check = check
         self._inherited = inherited
         self.editors: dict[str, QWidget] = {}
         form = QFormLayout()
@@ -132,7 +135,9 @@ class SettingsDialog(QDialog):
     def accept(self) -> None:
         """Close only when every value is valid; otherwise say what is wrong."""
         try:
-            self.values()
+            values = self.values()
+            if self._check is not None:
+                self._check(values)
         except SettingsError as exc:
             self.error.setText(str(exc))
             self.error.show()

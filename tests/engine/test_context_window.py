@@ -13,7 +13,7 @@ TEMPLATE_OVERHEAD = 3  # tokens a template adds per message
 def render(messages: list[dict[str, str]]) -> list[int]:
     """One token per word plus a per-message overhead; tokens name their message."""
     tokens: list[int] = []
-    for number, message in enumerate(messages):
+    for message in messages:
         tokens += [hash(message["content"]) % 1000] * (len(message["content"].split())
                                                       + TEMPLATE_OVERHEAD)
     return tokens
