@@ -109,6 +109,21 @@ def _noise(_source: str, folder: Path) -> Path:
     return path
 
 
+def _bad_magic(source: str, folder: Path) -> Path:
+    path = folder / "magic.gguf"
+    with open(source, "rb") as handle:
+        path.write_bytes(b"GGML" + handle.read(1_000_000)[4:])
+    return path
+
+
+def _garbage_metadata(source: str, folder: Path) -> Path:
+    path = folder / "metadata.gguf"
+    with open(source, "rb") as handle:
+        header = handle.read(24)        # magic, version, tensor and metadata counts
+    path.write_bytes(header + os.urandom(200_000))
+    return path
+
+
 def _unknown_architecture(_source: str, folder: Path) -> Path:
     path = folder / "foobar.gguf"
     writer = GGUFWriter(path, "foobar")
@@ -123,6 +138,8 @@ def _unknown_architecture(_source: str, folder: Path) -> Path:
 @pytest.mark.parametrize("make, needle", [
     (lambda src, d: d / "missing.gguf", "does not exist"),
     (_noise, "not a GGUF"),
+    (_bad_magic, "not a GGUF"),
+    (_garbage_metadata, "metadata is damaged"),
     (_truncated, "is incomplete"),                      # caught before llama.cpp sees it
     (_unknown_architecture, "architecture 'foobar'"),    # explained from llama.cpp's log
 ])
