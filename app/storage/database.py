@@ -1,31 +1,109 @@
-"""Opening the history database: one SQLite file, WAL journal, foreign keys on."""
+"""Opening the history database: one SQLite file, WAL journal, foreign keys on, migrated.
+
+Durability: WAL with ``synchronous=NORMAL``. A crash of the app or the engine never
+corrupts the file or loses a committed transaction; a power cut may lose the last commits
+but not corrupt the database. ``secure_delete`` overwrites freed pages, so deleted chats do
+not linger in the file.
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.storage.schema import Base
+from app.core.errors import HearthError
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseError(HearthError):
+    """The history database cannot be opened or upgraded."""
 
 
 def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    # WAL: readers never block the writer, and a crash mid-write leaves the file intact.
-    # synchronous=NORMAL in WAL mode is still crash-safe for the database; at worst the
-    # last commits before a power cut are lost, never corrupted.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+        if revision is None and inspect(connection).has_table("conversations"):
+            # Made before migrations existed: tell the schema by its columns.
+            columns = {c["name"] for c in inspect(connection).get_columns("conversations")}
+            revision = "0002" if "settings" in columns else "0001"
+            log.info("Database without a migration stamp; it matches revision %s", revision)
+            return f"unstamped:{revision}"
+    return revision
+
+
+def backup(path: Path, tag: str) -> Path:
+    """Copy the database (consistently, WAL included) next to it; return the copy's path."""
+    target = path.with_name(f"{path.name}.backup-{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
+    with sqlite3.connect(path) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    return target
+
+
+def migrate(engine: Engine, path: Path) -> None:
+    """Bring the database to the newest schema, after a backup; refuse a newer one."""
+    config = _alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    current = _current_revision(engine)
+    stamp = None
+    if current is not None and current.startswith("unstamped:"):
+        stamp = current = current.split(":", 1)[1]
+    if current == head:
+        return
+    if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
+        raise DatabaseError(
+            f"This history was written by a newer version of Hearth (schema {current}).",
+            "Update Hearth to open it; the file was left untouched.")
+    if current is not None:
+        copy = backup(path, current)
+        log.info("Backed up the history to %s before upgrading it", copy)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if stamp:
+            command.stamp(config, stamp)
+        command.upgrade(config, "head")
+
+
 def open_database(path: Path) -> sessionmaker[Session]:
-    """Create (if needed) and open the database at ``path``; return a session factory."""
+    """Create (if needed), migrate and open the database at ``path``; return a session factory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     engine: Engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
-    Base.metadata.create_all(engine)
+    try:
+        migrate(engine, path)
+    except DatabaseError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(f"The history database could not be opened: {exc}",
+                            f"A backup copy may be next to {path.name}.") from exc
     return sessionmaker(engine, expire_on_commit=False)

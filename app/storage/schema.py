@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String,
+                        Text, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -23,6 +24,7 @@ class Conversation(Base):
     """One chat: a title and its messages in order."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_listing", "deleted_at", "pinned", "updated_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200), default="New chat")
@@ -31,7 +33,12 @@ class Conversation(Base):
                                                  index=True)
     model_path: Mapped[str | None] = mapped_column(Text, default=None)
     # Generation settings of this conversation only (validated by app.core.settings).
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when deleted (still undoable); the row is purged for good later.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The last message of the branch being shown and continued (the "active path").
+    active_leaf_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True,
@@ -52,7 +59,8 @@ class Message(Base):
     """One turn: the user's text or a model's reply with its statistics."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),
+                      Index("ix_messages_parent", "parent_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(

@@ -55,11 +55,15 @@ def test_newest_conversation_first_and_rename(history: History) -> None:
     assert history.conversation(second.id).title == "Renamed"
 
 
-def test_delete_removes_messages_too(paths: Paths, history: History) -> None:
+def test_delete_can_be_undone_until_purged(paths: Paths, history: History) -> None:
     conversation = history.create_conversation()
     history.add_message(conversation.id, "user", "secret")
     history.delete_conversation(conversation.id)
-    assert history.conversation(conversation.id) is None
+    assert history.conversation(conversation.id) is None and history.conversations() == []
+    history.restore_conversation(conversation.id)
+    assert [c.id for c in history.conversations()] == [conversation.id]
+    history.delete_conversation(conversation.id)
+    assert history.purge_deleted() == 1
     with sqlite3.connect(paths.database_path) as raw:
         assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
