@@ -85,11 +85,16 @@ def migrate(engine: Engine, path: Path) -> None:
     if current is not None:
         copy = backup(path, current)
         log.info("Backed up the history to %s before upgrading it", copy)
-    with engine.begin() as connection:
+    with engine.connect() as connection:
+        # A migration that copies a table must not cascade-delete the rows that point at it.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
         config.attributes["connection"] = connection
         if stamp:
             command.stamp(config, stamp)
         command.upgrade(config, "head")
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def open_database(path: Path) -> sessionmaker[Session]:

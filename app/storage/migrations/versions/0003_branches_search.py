@@ -31,8 +31,8 @@ FTS = [
 
 def upgrade() -> None:
     with op.batch_alter_table("conversations") as table:
-        table.add_column(sa.Column("pinned", sa.Boolean, nullable=False,
-                                   server_default=sa.false()))
+        # A literal default: a SQL expression would make SQLite copy the whole table.
+        table.add_column(sa.Column("pinned", sa.Boolean, nullable=False, server_default="0"))
         table.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True)))
         table.add_column(sa.Column("active_leaf_id", sa.Integer))
     op.create_index("ix_messages_parent", "messages", ["parent_id"])
