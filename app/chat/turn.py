@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.core import protocol as p
 from app.core.generation_config import GenerationConfig
 from app.engine.client import EngineClient
@@ -24,6 +26,9 @@ def prompt_messages(stored: list[StoredMessage], system_prompt: str) -> list[dic
     return messages
 
 
+_AFTER_ACTIVE: Any = object()
+
+
 class ChatTurn:
     """Sends one user message and records the reply.
 
@@ -44,9 +49,29 @@ class ChatTurn:
         self.error: p.Error | None = None
         self.finished = False
 
-    def start(self, text: str, engine: EngineClient) -> StoredMessage:
-        """Store ``text`` as the user's message and ask the engine for a reply."""
-        self.user_message = self.history.add_message(self.conversation_id, "user", text)
+    def start(self, text: str, engine: EngineClient, parent_id: int | None = _AFTER_ACTIVE
+              ) -> StoredMessage:
+        """Store ``text`` as the user's message and ask the engine for a reply.
+
+        ``parent_id`` places the message in the tree (default: after the active path's end;
+        the parent of an edited message makes the edit a new version of it).
+        """
+        if parent_id is _AFTER_ACTIVE:
+            self.user_message = self.history.add_message(self.conversation_id, "user", text)
+        else:
+            self.user_message = self.history.add_message(self.conversation_id, "user", text,
+                                                         parent_id=parent_id)
+        self._request(engine)
+        return self.user_message
+
+    def regenerate(self, user_message_id: int, engine: EngineClient) -> None:
+        """Ask for another reply to a stored user message (a new version of the reply)."""
+        self.history.set_active_leaf(self.conversation_id, user_message_id)
+        self.user_message = self.history.messages_by_id([user_message_id])[0]
+        self._request(engine)
+
+    def _request(self, engine: EngineClient) -> None:
+        assert self.user_message is not None
         config = self.config
         messages = prompt_messages(self.history.messages(self.conversation_id),
                                    config.system_prompt)
@@ -55,7 +80,6 @@ class ChatTurn:
         self.request_id = engine.chat(config.model, messages, config.sampling,
                                       context_policy=config.context_policy,
                                       cache_key=f"conversation-{self.conversation_id}")
-        return self.user_message
 
     def handle(self, event: p.Message) -> bool:
         """Apply one engine event; return True if it belonged to this turn."""

@@ -267,6 +267,10 @@ class History:
             session.execute(update(Conversation).where(
                 Conversation.id == row.conversation_id).values(active_leaf_id=leaf))
 
+    def set_active_leaf(self, conversation_id: int, message_id: int) -> None:
+        """End the active path at ``message_id`` (e.g. to give a message a new reply)."""
+        self._update_conversation(conversation_id, active_leaf_id=message_id)
+
     def save_text(self, message_id: int, content: str) -> None:
         """Overwrite the text of a message that is still streaming."""
         with self._sessions.begin() as session:

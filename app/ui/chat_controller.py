@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -49,7 +50,7 @@ class ChatController(QObject):
         self.history = history
         self.settings = settings
         self.bridge = bridge
-        self.messages = MessageListModel(self)
+        self.messages = MessageListModel(self, read=history.messages_by_id)
         self.conversation_id: int | None = None
         self._turn: ChatTurn | None = None
         self._new_chat_settings: dict[str, Any] = {}  # for a chat not stored yet
@@ -74,8 +75,8 @@ class ChatController(QObject):
         self._new_chat_settings = {}
         self._unshown = ""
         self._refresh.stop()
-        self.messages.set_messages(self.history.messages(conversation_id)
-                                   if conversation_id is not None else [])
+        self.messages.show_path(self.history.path_ids(conversation_id)
+                                if conversation_id is not None else [])
         turn = self._turn
         if turn is not None and turn.conversation_id == conversation_id:
             # Coming back to the chat whose reply is streaming: show it live again.
@@ -119,6 +120,54 @@ class ChatController(QObject):
         text = text.strip()
         if not text or self.busy:
             return False
+        return self._begin(model_path, lambda turn: turn.start(text, self.bridge.client),
+                           [MessageRow(role="user", text=text)])
+
+    def regenerate(self, row: int, model_path: str | None) -> bool:
+        """Write a new version of the reply in ``row`` (the old one stays as a version)."""
+        reply = self.messages.row(row)
+        if self.busy or reply.role != "assistant" or row == 0:
+            return False
+        user_id = self.messages.row(row - 1).message_id
+        if user_id is None:
+            return False
+        self._truncate_view(row)
+        return self._begin(model_path, lambda turn: turn.regenerate(user_id, self.bridge.client),
+                           [])
+
+    def edit(self, row: int, text: str, model_path: str | None) -> bool:
+        """Send an edited version of the user message in ``row``, as a new branch."""
+        message = self.messages.row(row)
+        text = text.strip()
+        if self.busy or message.role != "user" or message.message_id is None or not text:
+            return False
+        parent = self.history.messages_by_id([message.message_id])[0].parent_id
+        self._truncate_view(row)
+        return self._begin(model_path,
+                           lambda turn: turn.start(text, self.bridge.client, parent_id=parent),
+                           [MessageRow(role="user", text=text)])
+
+    def switch_version(self, row: int, step: int) -> bool:
+        """Show the previous (-1) or next (+1) version of the message in ``row``."""
+        message = self.messages.row(row)
+        number, count = message.version
+        target = number - 1 + step
+        if self.busy or self.conversation_id is None or not 0 <= target < count:
+            return False
+        self.history.switch_to(message.sibling_ids[target])
+        self._reload()
+        return True
+
+    def _truncate_view(self, row: int) -> None:
+        """Drop the rows from ``row`` on (they are being replaced by a new branch)."""
+        self.messages.set_rows(self.messages.rows()[:row])
+
+    def _reload(self) -> None:
+        if self.conversation_id is not None:
+            self.messages.show_path(self.history.path_ids(self.conversation_id))
+
+    def _begin(self, model_path: str | None, start: Callable[[ChatTurn], object],
+               rows: list[MessageRow]) -> bool:
         try:
             if not model_path:
                 raise NoModelChosenError("Choose a model first.",
@@ -128,6 +177,7 @@ class ChatController(QObject):
                                        self.conversation_settings())
         except (NoModelChosenError, ModelFileError, SettingsError) as exc:
             self.error_occurred.emit(str(exc))
+            self._reload()
             return False
         if self.conversation_id is None:
             self.conversation_id = self.history.create_conversation(model_path).id
@@ -135,14 +185,16 @@ class ChatController(QObject):
                                                    self._new_chat_settings)
             self._new_chat_settings = {}
             self.conversation_changed.emit(self.conversation_id)
-        self._turn = ChatTurn(self.history, self.conversation_id, config)
+        turn = ChatTurn(self.history, self.conversation_id, config)
         try:
-            self._turn.start(text, self.bridge.client)
+            start(turn)
         except (HearthError, OSError) as exc:
-            self._turn = None
             self.error_occurred.emit(f"Could not start the reply: {exc}")
+            self._reload()
             return False
-        self.messages.append(MessageRow(role="user", text=text))
+        self._turn = turn
+        for row in rows:
+            self.messages.append(row)
         self._reply_row = self.messages.append(
             MessageRow(role="assistant", text="", status=MessageStatus.STREAMING))
         self.busy_changed.emit(True)
@@ -194,7 +246,10 @@ class ChatController(QObject):
         self._unshown = ""
 
     def _end_turn(self) -> None:
+        finished = self._turn
         self._turn = None
+        if finished is not None and finished.conversation_id == self.conversation_id:
+            self._reload()  # stored ids and versions for the new rows
         self._reply_row = -1
         self.busy_changed.emit(False)
         self.conversations_changed.emit()

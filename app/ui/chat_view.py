@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtCore import (QEvent, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize,
+                            Qt, Signal)
 from PySide6.QtGui import (QAction, QColor, QGuiApplication, QKeySequence, QPainter,
                            QPalette, QTextDocument)
 from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyle, QStyledItemDelegate,
@@ -51,6 +53,38 @@ class MessageDelegate(QStyledItemDelegate):
     def _text_width(self) -> int:
         return max(120, self._view.viewport().width() - 2 * _MARGIN - 2 * _PAD)
 
+    version_clicked = Signal(int, int)  # row, step (-1 previous, +1 next)
+
+    @staticmethod
+    def _version_text(index: Index) -> str:
+        number, count = index.data(MessageListModel.VersionRole) or (1, 1)
+        return f"‹  {number}/{count}  ›" if count > 1 else ""
+
+    def _arrow_rects(self, option: QStyleOptionViewItem, index: Index) -> tuple[QRect, QRect]:
+        """Where "‹" and "›" are drawn in a message's header (empty if one version)."""
+        text = self._version_text(index)
+        if not text:
+            return QRect(), QRect()
+        metrics = option.fontMetrics
+        right = option.rect.right() - _MARGIN - _PAD
+        top = option.rect.top() + int(_GAP / 2) + _PAD
+        width = metrics.horizontalAdvance(text)
+        arrow = metrics.horizontalAdvance("‹  ")
+        height = metrics.height()
+        return (QRect(right - width - 4, top - 2, arrow + 6, height + 4),
+                QRect(right - arrow + 2, top - 2, arrow + 6, height + 4))
+
+    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
+                    index: Index) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.MouseButtonRelease:
+            previous, following = self._arrow_rects(option, index)
+            position = event.position().toPoint()
+            for rect, step in ((previous, -1), (following, 1)):
+                if rect.contains(position):
+                    self.version_clicked.emit(index.row(), step)
+                    return True
+        return super().editorEvent(event, model, option, index)
+
     @staticmethod
     def _header(index: Index) -> str:
         role = index.data(MessageListModel.RoleRole)
@@ -91,9 +125,14 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(bubble, 8, 8)
         header_height = option.fontMetrics.height()
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
-        painter.drawText(bubble.adjusted(_PAD, _PAD, -_PAD, 0).toRect(),
-                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
+        header = bubble.adjusted(_PAD, _PAD, -_PAD, 0).toRect()
+        painter.drawText(header, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
                          self._header(index))
+        version = self._version_text(index)
+        if version:
+            painter.setPen(palette.color(QPalette.ColorRole.Link))
+            painter.drawText(header, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop),
+                             version)
         doc = self._document(role, self._body(index), self._text_width())
         painter.translate(bubble.left() + _PAD, bubble.top() + _PAD + header_height + 4)
         doc.drawContents(painter)
@@ -101,11 +140,23 @@ class MessageDelegate(QStyledItemDelegate):
 
 
 class ChatView(QListView):
-    """Shows a MessageListModel; keeps the newest text in sight while it streams."""
+    """Shows a MessageListModel; keeps the newest text in sight while it streams.
+
+    Signals:
+        version_requested(int, int): show another version of a message (row, step).
+        regenerate_requested(int): write a new version of the reply in this row.
+        edit_requested(int): edit the user message in this row (as a new branch).
+    """
+
+    version_requested = Signal(int, int)
+    regenerate_requested = Signal(int)
+    edit_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setItemDelegate(MessageDelegate(self))
+        delegate = MessageDelegate(self)
+        delegate.version_clicked.connect(self.version_requested)
+        self.setItemDelegate(delegate)
         self.setUniformItemSizes(False)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -113,32 +164,77 @@ class ChatView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.setAlternatingRowColors(False)
-        copy = QAction("Copy message", self)
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        copy.triggered.connect(self.copy_selected)
-        self.addAction(copy)
+        self._from_bottom = 0
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        for text, keys, slot in (
+                ("Copy message", QKeySequence.StandardKey.Copy, self.copy_selected),
+                ("Regenerate reply", QKeySequence("Ctrl+R"),
+                 lambda: self._emit_for_row(self.regenerate_requested.emit)),
+                ("Edit message…", QKeySequence("Ctrl+E"),
+                 lambda: self._emit_for_row(self.edit_requested.emit)),
+                ("Previous version", QKeySequence("Alt+Left"),
+                 lambda: self._emit_for_row(lambda row: self.version_requested.emit(row, -1))),
+                ("Next version", QKeySequence("Alt+Right"),
+                 lambda: self._emit_for_row(lambda row: self.version_requested.emit(row, 1)))):
+            action = QAction(text, self)
+            action.setShortcut(keys)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+
+    def _emit_for_row(self, emit: Callable[[int], object]) -> None:
+        index = self.currentIndex()
+        if index.isValid():
+            emit(index.row())
 
     def setModel(self, model: MessageListModel) -> None:  # noqa: N802 - Qt override
         super().setModel(model)
         model.dataChanged.connect(self._grew)
-        model.rowsInserted.connect(lambda *_: self._follow())
+        model.rowsAboutToBeInserted.connect(self._remember_position)
+        model.rowsInserted.connect(self._inserted)
         model.modelReset.connect(self.scrollToBottom)
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
+    def _scrolled(self, value: int) -> None:
+        model = self.model()
+        if value == 0 and isinstance(model, MessageListModel) and model.has_older():
+            model.load_older()   # scrolled to the top: read the page before
+
+    def _remember_position(self, *_: object) -> None:
+        bar = self.verticalScrollBar()
+        self._from_bottom = bar.maximum() - bar.value()
+
+    def _inserted(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        self.scheduleDelayedItemsLayout()
+        self.executeDelayedItemsLayout()
+        if first == 0 and self.model().rowCount() > _last + 1:
+            bar = self.verticalScrollBar()   # older messages above: keep the view still
+            bar.setValue(bar.maximum() - self._from_bottom)
+        else:
+            self.scrollToBottom()
+
     def _grew(self, top_left: QModelIndex, _bottom_right: QModelIndex, *_: object) -> None:
         follow = self._at_bottom()
         self.itemDelegate().sizeHintChanged.emit(top_left)
         if follow:
-            self._follow()
+            self.scheduleDelayedItemsLayout()
+            self.executeDelayedItemsLayout()
+            self.scrollToBottom()
 
-    def _follow(self) -> None:
-        self.scheduleDelayedItemsLayout()
+    def scroll_to_message(self, message_id: int) -> bool:
+        """Select and show a message of the path (reading older pages as needed)."""
+        model = self.model()
+        row = model.find(message_id) if isinstance(model, MessageListModel) else None
+        if row is None:
+            return False
         self.executeDelayedItemsLayout()
-        self.scrollToBottom()
+        index = model.index(row)
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+        return True
 
     def copy_selected(self) -> None:
         """Copy the selected message's text to the clipboard."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainWindow,
-                               QMessageBox, QPushButton, QSplitter, QStyledItemDelegate,
+                               QInputDialog, QPushButton, QSplitter, QStyledItemDelegate,
                                QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
 
 from app import APP_NAME
@@ -21,10 +21,13 @@ from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
+from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
+from app.ui.message_jump import jump_to_message
 from app.ui.message_list_model import describe_stats
 from app.ui.model_list_model import ModelListModel
+from app.ui.search_panel import SearchPanel
 from app.ui.settings_dialog import SettingsDialog
 
 
@@ -99,7 +102,8 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(8, 8, 0, 8)
         left_layout.addWidget(self.new_button)
-        left_layout.addWidget(self.conversation_view, 1)
+        self.search = SearchPanel(self.profile.history, self.conversation_view)
+        left_layout.addWidget(self.search, 1)  # the search box, above the list or results
         left_layout.addWidget(self.delete_button)
 
         self.model_picker = QComboBox()
@@ -145,6 +149,11 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 840])
         self.setCentralWidget(splitter)
+        self.undo_bar = UndoBar()
+        self.statusBar().addPermanentWidget(self.undo_bar)
+        self.actions_ = ConversationActions(self.profile.history, self.chat,
+                                            self.conversation_view, self.conversations,
+                                            self.undo_bar)
         stop_action = QAction("Stop reply", self)
         stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         stop_action.triggered.connect(self.chat.stop)
@@ -153,10 +162,15 @@ class MainWindow(QMainWindow):
         new_action.setShortcut(QKeySequence.StandardKey.New)
         new_action.triggered.connect(self.new_chat)
         self.addAction(new_action)
+        find_action = QAction("Search all chats", self)
+        find_action.setShortcut(QKeySequence.StandardKey.Find)
+        find_action.triggered.connect(self.search.focus_search)
+        self.addAction(find_action)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_chat)
-        self.delete_button.clicked.connect(self.delete_current)
+        self.delete_button.clicked.connect(self.actions_.delete)
+        self.actions_.changed.connect(self._refresh_conversations)
         self.conversation_view.selectionModel().currentChanged.connect(
             lambda current, _previous: self._conversation_chosen(current.row()))
         self.composer.submitted.connect(self.send)
@@ -170,8 +184,14 @@ class MainWindow(QMainWindow):
         self.chat.conversations_changed.connect(self._refresh_conversations)
         self.chat.conversation_changed.connect(lambda _id: self._refresh_conversations())
         self.chat.status.connect(self.statusBar().showMessage)
+        self.chat_view.version_requested.connect(self.chat.switch_version)
+        self.chat_view.regenerate_requested.connect(
+            lambda row: self.chat.regenerate(row, self.current_model_path()))
+        self.chat_view.edit_requested.connect(self.edit_message)
         self.chat.reply_finished.connect(
             lambda stats: self.statusBar().showMessage(describe_stats(stats)))
+        self.search.open_message.connect(self.open_message)
+        self.chat.conversations_changed.connect(self.search.refresh)
         self.bridge.loaded.connect(self._model_loaded)
         self.bridge.error.connect(self._engine_error)
 
@@ -186,20 +206,26 @@ class MainWindow(QMainWindow):
             self.composer.clear()
             self.banner.hide()
 
+    def edit_message(self, row: int) -> None:
+        """Let the user rewrite a message of theirs; the edit becomes a new branch."""
+        message = self.chat.messages.row(row)
+        if message.role != "user" or self.chat.busy:
+            return
+        text, ok = QInputDialog.getMultiLineText(self, "Edit message", "Your message:",
+                                                 message.text)
+        if ok and text.strip() and text.strip() != message.text:
+            self.chat.edit(row, text, self.current_model_path())
+
+    def open_message(self, conversation_id: int, message_id: int) -> None:
+        """Open a chat at one of its messages (a search result)."""
+        problem = jump_to_message(self.chat, self.chat_view, conversation_id, message_id)
+        if problem:
+            self.statusBar().showMessage(problem, 8000)
+
     def new_chat(self) -> None:
         """Open an empty chat."""
         self.chat.new_conversation()
         self.composer.setFocus()
-
-    def delete_current(self) -> None:
-        """Delete the selected conversation after confirmation."""
-        conversation_id = self.chat.conversation_id
-        if conversation_id is None:
-            return
-        answer = QMessageBox.question(self, "Delete chat",
-                                      "Delete this chat and all its messages?")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.chat.delete_conversation(conversation_id)
 
     def edit_model_settings(self) -> SettingsDialog | None:
         """Edit the chosen model's own settings (opens the dialog; returns it for tests)."""
@@ -304,6 +330,7 @@ class MainWindow(QMainWindow):
             .run_in_background()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.actions_.purge()
         self.chat.stop()
         self.bridge.shutdown()
         super().closeEvent(event)

@@ -68,3 +68,20 @@ def test_composer_enter_sends_and_shift_enter_adds_a_line(qtbot) -> None:
     with qtbot.waitSignal(composer.submitted, timeout=1000):
         qtbot.keyClick(composer, Qt.Key.Key_Return)
     assert composer.toPlainText() == "line one\nline two"
+
+
+def test_conversation_list_reads_a_page_at_a_time(qtmodeltester, paths: Paths) -> None:
+    from app.ui.conversation_list_model import PAGE
+
+    history = History(open_database(paths.database_path))
+    ids = [history.create_conversation(title=f"chat {i}").id for i in range(PAGE + 30)]
+    history.set_pinned(ids[0], True)
+    model = ConversationListModel(history)
+    model.reload()
+    assert model.rowCount() == PAGE and model.canFetchMore()
+    assert model.index(0).data() == "📌 chat 0"               # pinned first
+    assert model.index(0).data(ConversationListModel.PinnedRole) is True
+    model.fetchMore()
+    assert model.rowCount() == PAGE + 30 and not model.canFetchMore()
+    assert sorted(model.conversation_id(i) for i in range(model.rowCount())) == sorted(ids)
+    qtmodeltester.check(model)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.chat.profile import Profile
 from app.core.errors import HearthError
 from app.core.paths import Paths
+from app.ui import conversation_actions
 from app.ui.background import BackgroundOp
 from tests.ui.conftest import view_texts
 
@@ -27,6 +28,7 @@ def _seed(paths: Paths) -> tuple[int, int]:
 
 def test_select_new_and_delete(qtbot, open_window, paths: Paths,
                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conversation_actions, "UNDO_MS", 300)
     first, second = _seed(paths)
     window = open_window(paths)
     titles = [window.conversations.index(i).data() for i in range(2)]
@@ -50,9 +52,19 @@ def test_select_new_and_delete(qtbot, open_window, paths: Paths,
     qtbot.mouseClick(window.delete_button, Qt.MouseButton.LeftButton)
     assert window.conversations.rowCount() == 1
     assert window.profile.history.conversation(first) is None
-    assert window.profile.history.messages(first) == []
     assert window.chat.conversation_id is None and view_texts(window) == []
     assert window.conversations.index(0).data(window.conversations.IdRole) == second
+    assert window.undo_bar.isVisible()
+    qtbot.mouseClick(window.undo_bar.button, Qt.MouseButton.LeftButton)
+    assert window.conversations.rowCount() == 2 and not window.undo_bar.isVisible()
+
+    window.conversation_view.setCurrentIndex(window.conversations.index(1))
+    qtbot.mouseClick(window.delete_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.actions_._purge.timeout, timeout=5000):
+        pass   # nobody pressed Undo: the chat is purged from disk
+    assert window.profile.history.messages(first) == []
+    assert window.profile.history.message_count(first) == 0
+    assert not window.undo_bar.isVisible()
 
 
 def test_first_start_fetches_the_starter_model(qtbot, paths: Paths,

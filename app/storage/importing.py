@@ -1,0 +1,146 @@
+"""Importing conversations: Hearth's own JSON export, and a ChatGPT data export.
+
+A file that cannot be read at all is refused with a ``HistoryImportError``; a conversation
+inside it that cannot be imported is skipped and named in ``ImportResult.skipped``, and the
+others are imported. Each conversation is stored in one transaction, so none is ever
+half-imported.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from app.core.errors import HearthError
+from app.storage.chatgpt_import import chatgpt_conversation
+from app.storage.export import FORMAT, VERSION
+from app.storage.hearth_import import hearth_conversation
+from app.storage.history import History
+from app.storage.import_tree import ImportedConversation, MalformedConversation, store_conversation
+
+CHATGPT_FILE = "conversations.json"
+Reader = Callable[[Any], tuple[ImportedConversation, list[str]]]
+
+
+class HistoryImportError(HearthError):
+    """An import file cannot be read: not JSON, not the expected kind, or too new."""
+
+
+@dataclass
+class ImportResult:
+    """What an import added, and what it left out (each with the reason)."""
+
+    conversations: int = 0
+    messages: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes, name: str, hint: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise HistoryImportError(f"{name} is not a text file.", hint) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise HistoryImportError(f"{name} is not valid JSON{where}.", hint) from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise HistoryImportError(f"{Path(path).name} does not exist.",
+                                 "Choose the file again.") from None
+    except OSError as exc:
+        raise HistoryImportError(f"{Path(path).name} could not be read: "
+                                 f"{exc.strerror or exc}.",
+                                 "Check that the file is readable, or copy it elsewhere "
+                                 "first.") from exc
+
+
+def _chatgpt_data(path: Path) -> bytes:
+    """The bytes of ``conversations.json``, also from inside the export's .zip file."""
+    if not zipfile.is_zipfile(path):
+        return _read(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if PurePosixPath(n).name == CHATGPT_FILE]
+            if not names:
+                raise HistoryImportError(f"{Path(path).name} has no {CHATGPT_FILE} inside.",
+                                         "Choose the .zip file of a ChatGPT data export, or "
+                                         f"the {CHATGPT_FILE} from it.")
+            return archive.read(min(names, key=len))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise HistoryImportError(f"{Path(path).name} is a damaged .zip file ({exc}).",
+                                 "Download the export again, or unzip it and choose "
+                                 f"{CHATGPT_FILE}.") from exc
+
+
+def _store_all(history: History, entries: list[Any], reader: Reader) -> ImportResult:
+    result = ImportResult()
+    for number, raw in enumerate(entries, 1):
+        title = raw.get("title") if isinstance(raw, dict) else None
+        name = (f"“{title}” (chat {number} in the file)" if isinstance(title, str) and title
+                else f"chat {number} in the file")
+        try:
+            conversation, notes = reader(raw)
+            with history.sessions.begin() as session:
+                store_conversation(session, conversation)
+        except MalformedConversation as exc:
+            result.skipped.append(f"{name}: {exc}")
+            continue
+        except OperationalError as exc:
+            raise HistoryImportError(
+                f"The import stopped after {result.conversations} chats: the history "
+                f"database could not be written ({exc.orig}).",
+                "Free some disk space and import the file again; the chats already "
+                "imported are complete.") from exc
+        result.conversations += 1
+        result.messages += len(conversation.messages)
+        result.skipped.extend(f"{name}: {note}" for note in notes)
+    return result
+
+
+def import_json(history: History, path: Path) -> ImportResult:
+    """Add the conversations of a Hearth JSON export, every branch and field restored."""
+    name = Path(path).name
+    hint = "Choose a file exported by Hearth as JSON."
+    document = _decode(_read(path), name, hint)
+    if isinstance(document, list) and document and isinstance(document[0], dict) \
+            and "mapping" in document[0]:
+        raise HistoryImportError(f"{name} is not a Hearth export; it looks like a ChatGPT "
+                                 "export.", "Use “Import ChatGPT export” for it.")
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise HistoryImportError(f"{name} is not a Hearth export.", hint)
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise HistoryImportError(f"{name} has no valid format version ({version!r}).", hint)
+    if version > VERSION:
+        raise HistoryImportError(f"{name} was written by a newer version of Hearth (format "
+                                 f"version {version}).", "Update Hearth to import it.")
+    conversations = document.get("conversations")
+    if not isinstance(conversations, list):
+        raise HistoryImportError(f"{name} has no list of conversations.", hint)
+    return _store_all(history, conversations, hearth_conversation)
+
+
+def import_chatgpt(history: History, path: Path) -> ImportResult:
+    """Add the conversations of a ChatGPT data export (its ``conversations.json``, or the
+    .zip it came in), keeping their branches and the branch that was shown."""
+    name = Path(path).name
+    hint = (f"Choose the {CHATGPT_FILE} of a ChatGPT data export (Settings → Data controls "
+            "→ Export data), or the .zip file itself.")
+    document = _decode(_chatgpt_data(path), name, hint)
+    if isinstance(document, dict) and document.get("format") == FORMAT:
+        raise HistoryImportError(f"{name} is a Hearth export, not a ChatGPT export.",
+                                 "Use “Import Hearth JSON” for it.")
+    if not isinstance(document, list):
+        raise HistoryImportError(f"{name} is not a ChatGPT export: it should hold a list of "
+                                 "conversations.", hint)
+    return _store_all(history, document, chatgpt_conversation)
