@@ -25,6 +25,7 @@ from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
 from app.ui.message_jump import jump_to_message
+from app.ui.menus import build_menus
 from app.ui.message_list_model import describe_stats
 from app.ui.model_list_model import ModelListModel
 from app.ui.search_panel import SearchPanel
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self._preload_ids: set[str] = set()
         self._build()
         self._connect()
+        build_menus(self)
         self.conversations.reload()
         self._reload_models(model_path or profile.settings.get("default_model"))
         if fetch_starter and self.models.rowCount() == 0 and not model_path:

@@ -98,3 +98,19 @@ def test_background_op_reports_on_the_gui_thread(qtbot) -> None:
     qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
     assert sorted(results) == [("failed", "disk full free some space", True), ("ok", 42, True)]
 
+
+
+def test_the_chat_menu_exports_everything(qtbot, open_window, paths: Paths, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QMenu
+
+    _seed(paths)
+    window = open_window(paths)
+    target = tmp_path / "all.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (str(target), "JSON (*.json)"))
+    monkeypatch.setattr(QMessageBox, "information", lambda *args, **kwargs: None)
+    actions = {a.text(): a for menu in window.menuBar().findChildren(QMenu)
+               for a in menu.actions()}
+    actions["Export all chats…"].trigger()
+    assert target.is_file() and "About owls" in target.read_text(encoding="utf-8")
