@@ -13,9 +13,9 @@ from app.chat.profile import Profile
 from app.chat.turn import ChatTurn
 from app.core import protocol as p
 from app.core.errors import HearthError
+from app.core.generation_config import generation_config
 from app.core.gguf_check import check_model_file
 from app.core.paths import Paths
-from app.core.generation_config import generation_config
 from app.core.starter_model import ensure_starter_model
 from app.engine.client import EngineClient
 

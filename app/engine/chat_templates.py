@@ -22,7 +22,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from app.core.errors import HearthError
 from app.engine.chat_formats import (
-    FORMATS, TOKEN_HINTS, ChatFormat, base_model_warning, pick_format)
+    FORMATS,
+    TOKEN_HINTS,
+    ChatFormat,
+    base_model_warning,
+    pick_format,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,11 @@ from typing import Any
 
 from app.core.protocol import StopReason
 from app.storage.history import DEFAULT_TITLE, title_from
-from app.storage.import_tree import ImportedConversation, ImportedMessage, MalformedConversation
+from app.storage.import_tree import (
+    ImportedConversation,
+    ImportedMessage,
+    MalformedConversation,
+)
 from app.storage.schema import MessageStatus
 
 MODEL_PREFIX = "chatgpt:"

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import HearthError
+from app.core.stats_text import describe_stats
 from app.storage.history import History, StoredMessage
 from app.storage.schema import Conversation, Message, MessageStatus
 
@@ -125,15 +126,7 @@ def model_name(model_path: str | None) -> str:
 
 
 def _stats_line(message: StoredMessage) -> str:
-    parts = []
-    if message.completion_tokens:
-        parts.append(f"{message.completion_tokens} tokens")
-    if message.tokens_per_second:
-        parts.append(f"{message.tokens_per_second:.0f} tok/s")
-    if message.ttft_s is not None:
-        parts.append(f"first token {message.ttft_s:.2f} s")
-    if message.n_ctx:
-        parts.append(f"context {message.context_used or 0}/{message.n_ctx}")
+    parts = [text] if (text := describe_stats(message)) else []
     if message.status == MessageStatus.ERROR:
         parts.append(f"error: {message.error}" if message.error else "error")
     elif message.status in (MessageStatus.STOPPED, MessageStatus.INTERRUPTED,

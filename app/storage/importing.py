@@ -22,7 +22,11 @@ from app.storage.chatgpt_import import chatgpt_conversation
 from app.storage.export import FORMAT, VERSION
 from app.storage.hearth_import import hearth_conversation
 from app.storage.history import History
-from app.storage.import_tree import ImportedConversation, MalformedConversation, store_conversation
+from app.storage.import_tree import (
+    ImportedConversation,
+    MalformedConversation,
+    store_conversation,
+)
 
 CHATGPT_FILE = "conversations.json"
 Reader = Callable[[Any], tuple[ImportedConversation, list[str]]]

@@ -9,14 +9,20 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.chat.turn import ChatTurn
 from app.core import protocol as p
-from app.core.errors import HearthError, ModelFileError, NoModelChosenError, SettingsError
+from app.core.errors import (
+    HearthError,
+    ModelFileError,
+    NoModelChosenError,
+    SettingsError,
+)
 from app.core.generation_config import generation_config
 from app.core.gguf_check import check_model_file
 from app.core.settings import Settings
+from app.core.stats_text import describe_stats
 from app.storage.history import History
 from app.storage.schema import MessageStatus
 from app.ui.engine_bridge import EngineBridge
-from app.ui.message_list_model import MessageListModel, MessageRow, describe_stats
+from app.ui.message_list_model import MessageListModel, MessageRow
 
 VIEW_REFRESH_MS = 40  # streamed text reaches the view at most ~25 times a second
 

@@ -6,9 +6,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QMainWindow,
-                               QInputDialog, QPushButton, QSplitter, QStyledItemDelegate,
-                               QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import APP_NAME
 from app.chat.profile import Profile
@@ -17,6 +29,7 @@ from app.core.errors import SettingsError
 from app.core.generation_config import effective_values, generation_config
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
+from app.core.stats_text import describe_stats
 from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
 from app.ui.chat_view import ChatView
@@ -24,9 +37,8 @@ from app.ui.composer import Composer
 from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
-from app.ui.message_jump import jump_to_message
 from app.ui.menus import build_menus
-from app.ui.message_list_model import describe_stats
+from app.ui.message_jump import jump_to_message
 from app.ui.model_list_model import ModelListModel
 from app.ui.search_panel import SearchPanel
 from app.ui.settings_dialog import SettingsDialog

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from app.core.protocol import ReplyStats
+from app.core.stats_text import describe_stats
 from app.storage.history import StoredMessage
 from app.storage.schema import MessageStatus
 from app.ui.row_list_model import Index, RowListModel
@@ -32,22 +32,6 @@ class MessageRow:
         if self.message_id is None or self.message_id not in self.sibling_ids:
             return (1, 1)
         return (self.sibling_ids.index(self.message_id) + 1, len(self.sibling_ids))
-
-
-def describe_stats(stats: ReplyStats | StoredMessage) -> str:
-    """A one-line summary of a reply's statistics, e.g. '42 tokens · 108 tok/s'."""
-    parts = []
-    if stats.completion_tokens:
-        parts.append(f"{stats.completion_tokens} tokens")
-    if stats.tokens_per_second:
-        parts.append(f"{stats.tokens_per_second:.0f} tok/s")
-    if stats.ttft_s is not None:
-        parts.append(f"first token {stats.ttft_s:.2f} s")
-    if stats.n_ctx:
-        parts.append(f"context {stats.context_used}/{stats.n_ctx}")
-    if getattr(stats, "dropped_messages", 0):
-        parts.append(f"{stats.dropped_messages} older messages left out")
-    return " · ".join(parts)
 
 
 def row_from_stored(message: StoredMessage) -> MessageRow:

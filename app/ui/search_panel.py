@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import (QItemSelectionModel, QModelIndex, QPersistentModelIndex, QRectF,
-                            QSize, Qt, QTimer, Signal)
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
-from PySide6.QtWidgets import (QAbstractItemView, QLabel, QLineEdit, QListView, QStackedWidget,
-                               QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.storage.history import History
 from app.ui.search_results_model import SearchResultsModel
