@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import closing
 import time
 from pathlib import Path
 
@@ -62,8 +63,9 @@ def _current_revision(engine: Engine) -> str | None:
 def backup(path: Path, tag: str) -> Path:
     """Copy the database (consistently, WAL included) next to it; return the copy's path."""
     target = path.with_name(f"{path.name}.backup-{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
-    with sqlite3.connect(path) as source, sqlite3.connect(target) as copy:
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(target)) as copy:
         source.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     return target
 
 

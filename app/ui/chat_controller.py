@@ -161,14 +161,15 @@ class ChatController(QObject):
         if self.busy or self.conversation_id is None or not 0 <= target < count:
             return False
         self.history.switch_to(message.sibling_ids[target])
-        self._reload()
+        self.reload()
         return True
 
     def _truncate_view(self, row: int) -> None:
         """Drop the rows from ``row`` on (they are being replaced by a new branch)."""
         self.messages.set_rows(self.messages.rows()[:row])
 
-    def _reload(self) -> None:
+    def reload(self) -> None:
+        """Read the open conversation's active path again (e.g. after a branch switch)."""
         if self.conversation_id is not None:
             self.messages.show_path(self.history.path_ids(self.conversation_id))
 
@@ -183,7 +184,7 @@ class ChatController(QObject):
                                        self.conversation_settings())
         except (NoModelChosenError, ModelFileError, SettingsError) as exc:
             self.error_occurred.emit(str(exc))
-            self._reload()
+            self.reload()
             return False
         if self.conversation_id is None:
             self.conversation_id = self.history.create_conversation(model_path).id
@@ -196,7 +197,7 @@ class ChatController(QObject):
             start(turn)
         except (HearthError, OSError) as exc:
             self.error_occurred.emit(f"Could not start the reply: {exc}")
-            self._reload()
+            self.reload()
             return False
         self._turn = turn
         for row in rows:
@@ -255,7 +256,7 @@ class ChatController(QObject):
         finished = self._turn
         self._turn = None
         if finished is not None and finished.conversation_id == self.conversation_id:
-            self._reload()  # stored ids and versions for the new rows
+            self.reload()  # stored ids and versions for the new rows
         self._reply_row = -1
         self.busy_changed.emit(False)
         self.conversations_changed.emit()

@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.new_button.clicked.connect(self.new_chat)
         self.delete_button.clicked.connect(self.actions_.delete)
         self.actions_.changed.connect(self._refresh_conversations)
+        self.actions_.changed.connect(self.search.refresh)
         self.conversation_view.selectionModel().currentChanged.connect(
             lambda current, _previous: self._conversation_chosen(current.row()))
         self.composer.submitted.connect(self.send)

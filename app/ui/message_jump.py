@@ -44,7 +44,7 @@ def jump_to_message(chat: ChatController, view: QAbstractItemView, conversation_
         history.switch_to(message_id)
         path = history.path_ids(conversation_id)
         if chat.conversation_id == conversation_id:
-            chat.open_conversation(None)  # read it again, in its new branch
+            chat.reload()  # read it again, in its new branch
     chat.open_conversation(conversation_id)
     row = message_row(view.model(), message_id, path)
     if row is None:

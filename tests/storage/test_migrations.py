@@ -4,6 +4,7 @@ is refused without being touched."""
 from __future__ import annotations
 
 import hashlib
+from contextlib import closing
 import sqlite3
 from pathlib import Path
 
@@ -53,9 +54,10 @@ def test_the_first_schema_is_upgraded_with_all_data(tmp_path: Path) -> None:
     assert history.conversation_settings(1) == {}
     backups = list(tmp_path.glob("history.sqlite3.backup-0001-*"))
     assert len(backups) == 1
-    with sqlite3.connect(backups[0]) as raw:   # the backup is the old database, complete
+    with closing(sqlite3.connect(backups[0])) as raw:   # the old database, complete
         assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 4
-    with sqlite3.connect(path) as raw:         # the search index covers the old messages
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    with closing(sqlite3.connect(path)) as raw:   # the search index covers the old messages
         hits = raw.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'barn*'")
         assert sorted(r[0] for r in hits) == [3, 4]
     History(open_database(path))               # already current: no second backup
