@@ -7,7 +7,8 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = {"engine": "benchmarks.engine"}
+BENCHMARKS = {"engine": "benchmarks.engine", "history": "benchmarks.history",
+              "search": "benchmarks.search"}
 
 
 def main(argv: list[str] | None = None) -> int:

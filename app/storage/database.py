@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from contextlib import closing
 import time
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,7 +38,9 @@ def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-d
     cursor.close()
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -50,7 +49,10 @@ def _alembic_config(engine: Engine) -> Config:
 
 def _current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        revision = MigrationContext.configure(connection).get_current_revision()
+        revision = None
+        if inspect(connection).has_table("alembic_version"):
+            revision = connection.exec_driver_sql(
+                "SELECT version_num FROM alembic_version").scalar()
         if revision is None and inspect(connection).has_table("conversations"):
             # Made before migrations existed: tell the schema by its columns.
             columns = {c["name"] for c in inspect(connection).get_columns("conversations")}
@@ -69,17 +71,24 @@ def backup(path: Path, tag: str) -> Path:
     return target
 
 
+def _newest_revision() -> str:
+    """The newest migration's id, from the file names (no Alembic import at start-up)."""
+    return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("0*.py"))
+
+
 def migrate(engine: Engine, path: Path) -> None:
     """Bring the database to the newest schema, after a backup; refuse a newer one."""
+    current = _current_revision(engine)
+    if current == _newest_revision():
+        return  # the usual case: Alembic is not even imported
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config(engine)
     script = ScriptDirectory.from_config(config)
-    head = script.get_current_head()
-    current = _current_revision(engine)
     stamp = None
     if current is not None and current.startswith("unstamped:"):
         stamp = current = current.split(":", 1)[1]
-    if current == head:
-        return
     if current is not None and current not in {rev.revision for rev in script.walk_revisions()}:
         raise DatabaseError(
             f"This history was written by a newer version of Hearth (schema {current}).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.protocol import ReplyStats
 from app.storage.schema import Conversation, Message, MessageStatus, utcnow
 
+log = logging.getLogger(__name__)
 DEFAULT_TITLE = "New chat"
 _TITLE_CHARS = 60
 
@@ -98,6 +100,7 @@ class History:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._checkpoint_owed = False
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -185,9 +188,14 @@ class History:
             if gone:
                 session.execute(text("INSERT INTO messages_fts(messages_fts) "
                                      "VALUES ('optimize')"))
-        if gone:
+        if gone or self._checkpoint_owed:
             with self._sessions() as session:
-                session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, log_pages, copied = session.connection().exec_driver_sql(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").one()
+            # Another reader kept old pages alive: try again at the next purge (or exit).
+            self._checkpoint_owed = bool(busy) or log_pages != copied
+            if self._checkpoint_owed:
+                log.info("WAL checkpoint deferred: another connection is reading")
         return gone
 
     def path_ids(self, conversation_id: int) -> list[int]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -69,7 +70,9 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),
-                      Index("ix_messages_parent", "parent_id"))
+                      Index("ix_messages_parent", "parent_id"),
+                      Index("ix_messages_streaming", "status",
+                            sqlite_where=text("status = 'streaming'")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
