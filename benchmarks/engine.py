@@ -22,7 +22,7 @@ from app.core.hardware import physical_cores
 from benchmarks.driver import Driver, median, percentile, scratch_dir, starter_model
 
 TOKENS = 1500
-ROUNDS = 5
+ROUNDS = 7
 STOPS = 20
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 SAMPLING = p.Sampling(temperature=0.7, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.1,
