@@ -80,16 +80,6 @@ def title_from(text: str) -> str:
 
 _ACTIVE_LEAF: Any = object()  # add_message's default parent: the end of the active path
 
-_PATH_SQL = text("""
-    WITH RECURSIVE path(id, parent_id, depth) AS (
-        SELECT id, parent_id, 0 FROM messages WHERE id = :leaf
-        UNION ALL
-        SELECT m.id, m.parent_id, path.depth + 1 FROM messages AS m JOIN path ON m.id = path.parent_id
-    )
-    SELECT id FROM path ORDER BY depth DESC
-""")
-
-
 class History:
     """The conversation history: every method is one short transaction.
 
@@ -199,13 +189,25 @@ class History:
         return gone
 
     def path_ids(self, conversation_id: int) -> list[int]:
-        """Ids of the active path's messages, first to last."""
+        """Ids of the active path's messages, first to last.
+
+        The conversation's whole tree comes from one covering index (a few dense pages even
+        for thousands of messages) and is walked here, from the leaf up.
+        """
         with self._sessions() as session:
             leaf = session.scalar(select(Conversation.active_leaf_id).where(
                 Conversation.id == conversation_id))
             if leaf is None:
                 return []
-            return list(session.scalars(_PATH_SQL, {"leaf": leaf}))
+            parents = dict(session.execute(select(Message.id, Message.parent_id).where(
+                Message.conversation_id == conversation_id)).all())
+        path: list[int] = []
+        node: int | None = leaf
+        while node is not None and node in parents and len(path) <= len(parents):
+            path.append(node)
+            node = parents[node]
+        path.reverse()
+        return path
 
     def messages_by_id(self, ids: list[int]) -> list[StoredMessage]:
         """These messages in this order, each with its sibling versions."""

@@ -71,6 +71,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),
                       Index("ix_messages_parent", "parent_id"),
+                      Index("ix_messages_tree", "conversation_id", "id", "parent_id"),
                       Index("ix_messages_streaming", "status",
                             sqlite_where=text("status = 'streaming'")))
 
