@@ -94,3 +94,14 @@ def scratch_dir() -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix="hearth-bench-"))
+
+
+def format_table(title: str, rows: list[tuple[str, str, str]]) -> str:
+    """A title line, then rows of (measure, result, goal) as aligned text columns."""
+    widths = [max(len(row[i]) for row in [("measure", "result", "goal"), *rows])
+              for i in range(3)]
+    lines = [title, " | ".join(h.ljust(w) for h, w in zip(("measure", "result", "goal"), widths,
+                                                         strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)

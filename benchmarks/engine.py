@@ -19,7 +19,14 @@ from typing import Any
 
 from app.core import protocol as p
 from app.core.hardware import physical_cores
-from benchmarks.driver import Driver, median, percentile, scratch_dir, starter_model
+from benchmarks.driver import (
+    Driver,
+    format_table,
+    median,
+    percentile,
+    scratch_dir,
+    starter_model,
+)
 
 TOKENS = 1500
 ROUNDS = 7
@@ -61,7 +68,9 @@ def _raw_rate(raw_model: Any, prompt: list[int]) -> float:
 
 
 def throughput(model: str, say: Callable[[str], None]) -> dict[str, Any]:
-    from app.engine.loaded_model import LoadedModel  # llama_cpp only for the raw baseline
+    from app.engine.loaded_model import (
+        LoadedModel,  # llama_cpp only for the raw baseline
+    )
 
     spec = p.ModelSpec(path=model, n_ctx=2048, n_threads=physical_cores())
     driver = Driver()
@@ -240,11 +249,4 @@ def table(r: dict[str, Any]) -> str:
         rows.append(("time to first token of the other loaded model",
                      f"{sw['switch_ttft_ms']:.0f} ms (first load: "
                      f"{sw['first_load_ttft_ms']:.0f} ms)", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"engine benchmark · {r['threads']} threads · {r['model']}",
-             " | ".join(h.ljust(w) for h, w in zip(("measure", "result", "goal"), widths,
-                                                  strict=True)),
-             "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-              for row in rows]
-    return "\n".join(lines)
+    return format_table(f"engine benchmark · {r['threads']} threads · {r['model']}", rows)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.driver import median
+from benchmarks.driver import format_table, median
 from benchmarks.history_data import RARE_WORD, cached_profile, vocabulary
 
 CONVERSATIONS = 10_000
@@ -163,13 +163,7 @@ def table(r: dict[str, Any]) -> str:
                          f" · again {_ms(s['warm_again_s'])}"))
     rows.append(("database size (file + WAL)", f"{r['size_mb']:,.0f} MB = "
                  f"{r['mb_per_million']:,.0f} MB per 1M messages", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"history benchmark · {d['conversations']:,} chats · {d['messages']:,} messages "
-             f"· generated in {d['generate_s']:.0f} s ({made}{d['generated_on']}) · "
-             f"median of {RUNS} fresh processes",
-             " | ".join(h.ljust(w) for h, w in zip(("measure", "result", "goal"), widths,
-                                                  strict=True)),
-             "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-              for row in rows]
-    return "\n".join(lines)
+    return format_table(
+        f"history benchmark · {d['conversations']:,} chats · {d['messages']:,} messages "
+        f"· generated in {d['generate_s']:.0f} s ({made}{d['generated_on']}) · "
+        f"median of {RUNS} fresh processes", rows)
