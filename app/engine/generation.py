@@ -24,16 +24,17 @@ class _Clock:
 
 
 def generate(model: LoadedModel, prompt: list[int], stops: list[str], sampling: Sampling,
-             cancelled: Callable[[], bool], emit: Callable[[str], None]) -> ReplyStats:
+             cancelled: Callable[[], bool], emit: Callable[[str], None],
+             cached: int = 0) -> ReplyStats:
     """Stream a reply to ``prompt`` through ``emit``; return its statistics.
 
     ``cancelled`` is checked before every token, and by llama.cpp itself while the prompt is
-    evaluated, so a stop takes effect within one token or one graph node.
+    evaluated, so a stop takes effect within one token or one graph node. ``cached`` is how
+    many prompt tokens the KV cache already holds (reported in the stats).
     """
     llama = model.llama
     room = model.n_ctx - len(prompt)
     max_tokens = min(sampling.max_tokens, room)
-    cached = model.cached_prefix(prompt)
     if sampling.seed is not None:
         llama.set_seed(sampling.seed)
     stream = TextStream([*stops, *sampling.stop])

@@ -69,11 +69,12 @@ class ModelSession:
         self._cuts[key] = fitted.dropped
         self._take_cache(key, fitted.tokens)
         rid = command.request_id
-        send(p.Started(request_id=rid, prompt_tokens=len(fitted.tokens),
-                       cached_tokens=model.cached_prefix(fitted.tokens), n_ctx=model.n_ctx,
-                       dropped_messages=fitted.dropped))
+        cached = model.cached_prefix(fitted.tokens)
+        send(p.Started(request_id=rid, prompt_tokens=len(fitted.tokens), cached_tokens=cached,
+                       n_ctx=model.n_ctx, dropped_messages=fitted.dropped))
         stats = generate(model, fitted.tokens, rendered["stops"], command.sampling,
-                         cancelled, lambda text: send(p.Delta(request_id=rid, text=text)))
+                         cancelled, lambda text: send(p.Delta(request_id=rid, text=text)),
+                         cached)
         return dataclasses.replace(stats, dropped_messages=fitted.dropped)
 
     def _take_cache(self, key: str, prompt: list[int]) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
+from gguf import GGUFWriter
 
 from app.core import protocol as p
 from app.engine.client import EngineClient
@@ -61,3 +64,14 @@ def text_of(events: list[p.Message]) -> str:
 
 
 LONG_PROMPT = [{"role": "user", "content": "Count from 1 to 400, separated by commas."}]
+
+
+def write_unknown_architecture(path: Path) -> Path:
+    """A well-formed GGUF of an architecture llama.cpp does not know ("foobar")."""
+    writer = GGUFWriter(path, "foobar")
+    writer.add_tensor("weights", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

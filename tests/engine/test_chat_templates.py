@@ -14,7 +14,12 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from app.core.errors import HearthError
 from app.engine.chat_formats import BASE_MODEL_WARNING, FORMATS
 from app.engine.chat_templates import (
-    MARKER_TOKENS, TemplateChoice, TemplateError, choose_template, render_messages)
+    MARKER_TOKENS,
+    TemplateChoice,
+    TemplateError,
+    choose_template,
+    render_messages,
+)
 
 CONVERSATION = [
     {"role": "system", "content": "You are terse."},

@@ -7,12 +7,10 @@ import signal
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from gguf import GGUFWriter
 
 from app.core import protocol as p
-from tests.engine.conftest import LONG_PROMPT, text_of
+from tests.engine.conftest import LONG_PROMPT, text_of, write_unknown_architecture
 
 GREEDY = p.Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
@@ -125,14 +123,7 @@ def _garbage_metadata(source: str, folder: Path) -> Path:
 
 
 def _unknown_architecture(_source: str, folder: Path) -> Path:
-    path = folder / "foobar.gguf"
-    writer = GGUFWriter(path, "foobar")
-    writer.add_tensor("weights", np.zeros((4, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_unknown_architecture(folder / "foobar.gguf")
 
 
 @pytest.mark.parametrize("make, needle", [

@@ -19,8 +19,16 @@ import psutil
 import pytest
 from gguf import GGUFWriter
 
-from app.engine.llama_log import (LEVEL_CONT, LEVEL_DEBUG, LEVEL_ERROR, LEVEL_INFO, LEVEL_WARN,
-                                  LlamaLog, explain_load_failure)
+from app.engine.llama_log import (
+    LEVEL_CONT,
+    LEVEL_DEBUG,
+    LEVEL_ERROR,
+    LEVEL_INFO,
+    LEVEL_WARN,
+    LlamaLog,
+    explain_load_failure,
+)
+from tests.engine.conftest import write_unknown_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 KV_BYTES_PER_TOKEN = 23_040  # the starter model, f16 cache
@@ -79,12 +87,7 @@ def _tiny_llama(path: Path, tensors: dict[str, tuple[int, ...]], vocab: bool = T
 
 
 def _unknown_architecture(path: Path, _starter: Path) -> None:
-    writer = GGUFWriter(path, "foobar")
-    writer.add_tensor("weights", np.zeros((4, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_unknown_architecture(path)
 
 
 def _head(starter: Path, size: int) -> bytearray:
