@@ -33,11 +33,9 @@ class StopReason:
 class ErrorCode:
     """Machine-readable kinds of ``error`` events."""
 
-    MODEL_FILE = "model_file"        # missing / unreadable / not a GGUF
-    MODEL_LOAD = "model_load"        # llama.cpp refused the file
+    MODEL_FILE = "model_file"        # missing, damaged, or refused by llama.cpp (with why)
     BAD_SETTINGS = "bad_settings"    # a parameter llama.cpp would reject
     TEMPLATE = "template"            # the chat template cannot render the conversation
-    NO_MODEL = "no_model"
     CONTEXT_FULL = "context_full"
     ENGINE_CRASHED = "engine_crashed"
     PROTOCOL = "protocol"
