@@ -8,7 +8,8 @@ import json
 import sys
 
 BENCHMARKS = {"engine": "benchmarks.engine", "history": "benchmarks.history",
-              "search": "benchmarks.search"}
+              "search": "benchmarks.search", "download": "benchmarks.download",
+              "library": "benchmarks.library"}
 
 
 def main(argv: list[str] | None = None) -> int:
