@@ -68,6 +68,14 @@ def _chat(*args: Any, **kwargs: Any) -> Setting:
 
 SCHEMA: dict[str, Setting] = {s.name: s for s in (
     Setting("default_model", str, "", doc="Path of the model chosen for new chats."),
+    # The model library and the hub.
+    Setting("library_folders", list, [], doc="Folders of GGUF files used where they are."),
+    Setting("library_files", list, [], doc="Single GGUF files used where they are."),
+    Setting("fit_context", int, 4096, 512, 1 << 20,
+            "Context length the memory estimate of each model assumes."),
+    Setting("hub_endpoint", str, "", doc="Hugging Face address or mirror; empty = "
+            "HF_ENDPOINT or the official hub."),
+    _model("display_name", str, "", doc="Name shown for the model; empty = file name."),
     # Loading (per model): changing one reloads the model.
     _model("n_ctx", int, 0, 0, 1 << 20, "Context length in tokens; 0 = automatic."),
     _model("n_threads", int, 0, 0, 512, "CPU threads for generation; 0 = physical cores."),

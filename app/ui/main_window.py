@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +36,7 @@ from app.ui.composer import Composer
 from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.engine_bridge import EngineBridge
+from app.ui.error_banner import ErrorBanner
 from app.ui.menus import build_menus
 from app.ui.message_jump import jump_to_message
 from app.ui.model_list_model import ModelListModel
@@ -51,32 +51,6 @@ class _ElidingDelegate(QStyledItemDelegate):
         hint = super().sizeHint(option, index)
         view = self.parent()
         return QSize(min(hint.width(), view.viewport().width()), hint.height())
-
-
-class ErrorBanner(QWidget):
-    """A dismissable line of error text above the chat."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(self)
-        close.setText("✕")
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(close)
-        self.setStyleSheet("ErrorBanner { background: #fde8e8; } QLabel { color: #8a1c1c; }")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        """Show ``text`` until dismissed or replaced."""
-        self.label.setText(text)
-        self.show()
 
 
 class MainWindow(QMainWindow):

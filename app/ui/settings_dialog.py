@@ -26,6 +26,7 @@ from app.core.settings import SCHEMA, Setting, validate_values
 
 _MULTILINE = {"system_prompt", "chat_template"}
 _LABELS = {
+    "display_name": "Display name (empty = file name)",
     "n_ctx": "Context length (0 = automatic)", "n_threads": "Threads (0 = physical cores)",
     "n_threads_batch": "Prompt threads (0 = all cores)", "n_gpu_layers": "GPU layers (-1 = all)",
     "flash_attn": "Flash attention", "type_k": "KV cache type (K)",

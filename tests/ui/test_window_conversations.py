@@ -114,3 +114,22 @@ def test_the_chat_menu_exports_everything(qtbot, open_window, paths: Paths, tmp_
                for a in menu.actions()}
     actions["Export all chats…"].trigger()
     assert target.is_file() and "About owls" in target.read_text(encoding="utf-8")
+
+
+def test_background_op_relays_progress_in_order_before_success(qtbot) -> None:
+    from PySide6.QtCore import QThread
+
+    seen: list[object] = []
+    gui = QThread.currentThread()
+
+    def count(limit: int, progress) -> str:
+        for step in range(limit):
+            progress(step)
+        return "done"
+
+    BackgroundOp(count, 5) \
+        .with_progress(lambda value: seen.append((value, QThread.currentThread() is gui))) \
+        .success(seen.append) \
+        .run_in_background()
+    qtbot.waitUntil(lambda: "done" in seen, timeout=5000)
+    assert seen == [(0, True), (1, True), (2, True), (3, True), (4, True), "done"]
