@@ -36,3 +36,19 @@ class NoModelChosenError(HearthError):
 
 class ContextFullError(HearthError):
     """The conversation no longer fits the model's context window."""
+
+
+class HubError(HearthError):
+    """Hugging Face could not be reached or refused a request (offline, not found, gated)."""
+
+
+class DownloadError(HearthError):
+    """A model download failed; what arrived is kept for a retry unless it was damaged."""
+
+
+class DiskFullError(DownloadError):
+    """Not enough free disk space for a download (checked first, or hit while writing)."""
+
+
+class LibraryError(HearthError):
+    """A model could not be imported, linked or deleted (name clash, loaded, not ours, no space)."""

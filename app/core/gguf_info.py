@@ -1,42 +1,40 @@
 """What a GGUF model file says about itself, read and checked before llama.cpp sees it.
 
-The file is parsed here rather than with ``gguf.GGUFReader``: that reader builds a numpy
-view for every element of the tokenizer arrays (3.4 s for the 98 MB starter model) and
-fails with a reshape error on a truncated file before the damage can be described. Only
-the format's tables (value types, quantisation block sizes, file types) come from ``gguf``.
+The file is parsed here (with ``gguf_layout``) rather than with ``gguf.GGUFReader``: that
+reader builds a numpy view for every element of the tokenizer arrays (3.4 s for the 98 MB
+starter model) and fails with a reshape error on a truncated file before the damage can be
+described. Only the format's tables (value types, quantisation block sizes, file types)
+come from ``gguf``. A model split into parts (``-00001-of-00003.gguf``) is read part by
+part; the start of a remote file can be read too, for an estimate before downloading it.
 """
 
 from __future__ import annotations
 
-import math
 import mmap
+import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gguf.constants import (
-    GGML_QUANT_SIZES,
-    GGUF_DEFAULT_ALIGNMENT,
-    GGMLQuantizationType,
-    GGUFValueType,
-    LlamaFileType,
-)
+from gguf.constants import GGMLQuantizationType, LlamaFileType
 
 from app.core.errors import ModelFileError
 from app.core.gguf_check import GGUF_MAGIC, SUPPORTED_VERSIONS
+from app.core.gguf_layout import (
+    HEADER,
+    Buffer,
+    Cursor,
+    Damaged,
+    NeedMore,
+    Skipped,
+    Tensor,
+    alignment,
+    read_metadata,
+    read_tensors,
+)
 
-_HEADER = struct.Struct("<4sIQQ")  # magic, version, tensor count, metadata count
-_SCALARS = {GGUFValueType[name]: struct.Struct("<" + code) for name, code in (
-    ("UINT8", "B"), ("INT8", "b"), ("UINT16", "H"), ("INT16", "h"), ("UINT32", "I"),
-    ("INT32", "i"), ("FLOAT32", "f"), ("BOOL", "?"), ("UINT64", "Q"), ("INT64", "q"),
-    ("FLOAT64", "d"))}
-_U32, _U64 = _SCALARS[GGUFValueType.UINT32], _SCALARS[GGUFValueType.UINT64]
-# Arrays longer than this (tokenizer vocabularies, merges) are skipped, not decoded.
-_MAX_KEPT_ARRAY = 1024
-_MAX_DIMS = 4  # GGML_MAX_DIMS
-_MIN_KV_BYTES = 8 + 4 + 1  # key length, value type, smallest value
-_MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8  # name length, dimension count, type, offset
 _REDOWNLOAD = "Download it again, or choose another model."
 
 
@@ -71,139 +69,22 @@ class GGUFInfo:
     tensor_count: int
 
 
-class _Damaged(Exception):
-    """Parsing stopped: the metadata does not describe a valid GGUF layout."""
+class IncompleteHeader(Exception):
+    """The first bytes of a remote file end before its header does: fetch more and retry."""
+
+    def __init__(self, needed_bytes: int) -> None:
+        super().__init__(f"the header needs the first {needed_bytes:,} bytes")
+        self.needed_bytes = needed_bytes
 
 
 @dataclass(frozen=True)
-class _Skipped:
-    """A long array (a tokenizer vocabulary) that was stepped over, not decoded."""
+class _Part:
+    """What one file of a model holds: its version, metadata and tensor table."""
 
-    count: int
-
-
-class _Cursor:
-    """Reads little-endian GGUF values from a memory map, never past its end."""
-
-    def __init__(self, data: mmap.mmap, size: int, pos: int) -> None:
-        self.data, self.size, self.pos = data, size, pos
-
-    def skip(self, count: int, what: str) -> int:
-        start = self.pos
-        if count < 0 or start + count > self.size:
-            raise _Damaged(f"{what} runs past the end of the file")
-        self.pos = start + count
-        return start
-
-    def unpack(self, fmt: struct.Struct, what: str) -> Any:
-        return fmt.unpack_from(self.data, self.skip(fmt.size, what))[0]
-
-    def string(self, what: str) -> str:
-        length = self.unpack(_U64, what)
-        start = self.skip(length, what)
-        return self.data[start:start + length].decode("utf-8", errors="replace")
-
-    def value(self, raw_type: int, what: str) -> Any:
-        """One metadata value; long arrays are skipped and come back as _Skipped."""
-        kind = _value_type(raw_type, what)
-        if kind is GGUFValueType.STRING:
-            return self.string(what)
-        if kind is not GGUFValueType.ARRAY:
-            return self.unpack(_SCALARS[kind], what)
-        item_type = _value_type(self.unpack(_U32, what), what)
-        count = self.unpack(_U64, what)
-        if item_type is GGUFValueType.ARRAY:
-            raise _Damaged(f"{what} is an array of arrays")
-        item = _SCALARS.get(item_type)
-        if count * (item.size if item else 8) > self.size - self.pos:
-            raise _Damaged(f"{what} claims {count:,} items, more than the file holds")
-        if item is None:  # strings: walk the lengths
-            if count <= _MAX_KEPT_ARRAY:
-                return [self.string(what) for _ in range(count)]
-            self._skip_strings(count, what)
-            return _Skipped(count)
-        start = self.skip(item.size * count, what)
-        if count > _MAX_KEPT_ARRAY:
-            return _Skipped(count)
-        return list(struct.unpack_from(f"<{count}{item.format[-1]}", self.data, start))
-
-    def _skip_strings(self, count: int, what: str) -> None:
-        # The hot loop for tokenizer vocabularies (about 100,000 strings), kept lean.
-        data, size, pos, length_of = self.data, self.size, self.pos, _U64.unpack_from
-        for _ in range(count):
-            if pos + 8 > size:
-                break
-            pos += 8 + length_of(data, pos)[0]
-        else:
-            if pos <= size:
-                self.pos = pos
-                return
-        raise _Damaged(f"{what} runs past the end of the file")
-
-
-def _value_type(raw: int, what: str) -> GGUFValueType:
-    try:
-        return GGUFValueType(raw)
-    except ValueError:
-        raise _Damaged(f"{what} has an unknown value type ({raw})") from None
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    name: str
-    type: GGMLQuantizationType
-    n_elements: int
-    n_bytes: int
-    offset: int
-
-
-def _read_metadata(cursor: _Cursor, count: int) -> dict[str, Any]:
-    if count * _MIN_KV_BYTES > cursor.size:
-        raise _Damaged(f"it claims {count:,} metadata entries, more than the file can hold")
-    metadata: dict[str, Any] = {}
-    for index in range(count):
-        key = cursor.string(f"metadata entry {index + 1}")
-        what = f"metadata entry '{key}'"
-        if key in metadata:
-            raise _Damaged(f"{what} appears twice")
-        metadata[key] = cursor.value(cursor.unpack(_U32, what), what)
-    return metadata
-
-
-def _read_tensor(cursor: _Cursor, index: int) -> _Tensor:
-    name = cursor.string(f"tensor {index + 1}")
-    what = f"tensor '{name}'"
-    n_dims = cursor.unpack(_U32, what)
-    if not 1 <= n_dims <= _MAX_DIMS:
-        raise _Damaged(f"{what} has {n_dims} dimensions")
-    dims = [cursor.unpack(_U64, what) for _ in range(n_dims)]
-    raw_type = cursor.unpack(_U32, what)
-    offset = cursor.unpack(_U64, what)
-    try:
-        kind = GGMLQuantizationType(raw_type)
-        block, block_bytes = GGML_QUANT_SIZES[kind]
-    except (ValueError, KeyError):
-        raise _Damaged(f"{what} has an unknown data type ({raw_type})") from None
-    if dims[0] % block:
-        raise _Damaged(f"{what} does not fit its data type's block size")
-    n_elements = math.prod(dims)
-    return _Tensor(name, kind, n_elements, n_elements // block * block_bytes, offset)
-
-
-def _read_tensors(cursor: _Cursor, count: int) -> list[_Tensor]:
-    if count * _MIN_TENSOR_INFO_BYTES > cursor.size:
-        raise _Damaged(f"it claims {count:,} tensors, more than the file can hold")
-    tensors = [_read_tensor(cursor, index) for index in range(count)]
-    if len({t.name for t in tensors}) < len(tensors):
-        raise _Damaged("a tensor name appears twice")
-    return tensors
-
-
-def _alignment(metadata: dict[str, Any]) -> int:
-    value = metadata.get("general.alignment", GGUF_DEFAULT_ALIGNMENT)
-    if not isinstance(value, int) or value <= 0 or value & (value - 1):
-        raise _Damaged(f"its alignment ({value!r}) is not a power of two")
-    return value
+    version: int
+    metadata: dict[str, Any]
+    tensors: list[Tensor]
+    size: int
 
 
 def read_gguf_info(path: str | Path) -> GGUFInfo:
@@ -214,6 +95,49 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     is closed and unmapped before this returns.
     """
     path = Path(path)
+    return _combine(path, [_read_part(path, first=True)])
+
+
+def read_gguf_parts(parts: Sequence[str | Path]) -> GGUFInfo:
+    """Check every part of a model (one file, or a split model's parts in order) like
+    read_gguf_info does, and return what they say together.
+
+    The metadata comes from the first part; sizes, tensor and parameter counts are totals.
+    """
+    paths = [Path(p) for p in parts]
+    if not paths:
+        raise ValueError("a model has at least one file")
+    read = [_read_part(p, first=index == 0) for index, p in enumerate(paths)]
+    declared = read[0].metadata.get("split.count")
+    if len(paths) > 1 and isinstance(declared, int) and declared != len(paths):
+        raise ModelFileError(f"The model file '{paths[0].name}' says the model has {declared} "
+                             f"parts, but {len(paths)} belong to it here.", _REDOWNLOAD)
+    return _combine(paths[0], read)
+
+
+def read_gguf_header(data: Buffer, file_size: int, name: str, *,
+                     model_size: int = 0) -> GGUFInfo:
+    """What a GGUF file says about itself, from its first bytes (``data``) and its size.
+
+    For the memory estimate of a file not downloaded yet. Raises IncompleteHeader when
+    ``data`` ends before the metadata and tensor table do (its ``needed_bytes``, at least
+    twice ``len(data)``, is how many first bytes to fetch next), and ModelFileError when
+    what is there is not a valid GGUF. ``model_size`` is the total of a split model's
+    parts (default ``file_size``); the first part of a split model may hold no weights.
+    """
+    if len(data) < min(HEADER.size, file_size):
+        raise IncompleteHeader(min(file_size, HEADER.size))
+    _check_header(name, bytes(data[:HEADER.size]), file_size)
+    try:
+        part = _parse_part(name, data, file_size, first=True, available=len(data))
+    except NeedMore as more:
+        raise IncompleteHeader(min(file_size, max(more.needed, 2 * len(data)))) from None
+    split = part.metadata.get("split.count")
+    return _combine(Path(name), [part], size=model_size or file_size,
+                    need_tensors=not (isinstance(split, int) and split > 1))
+
+
+def _read_part(path: Path, *, first: bool) -> _Part:
     name = path.name or str(path)
     if not path.exists():
         raise ModelFileError(f"The model file '{name}' does not exist.",
@@ -222,10 +146,10 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
         raise ModelFileError(f"'{name}' is not a file.", "Choose a .gguf model file.")
     try:
         with path.open("rb") as handle:
-            size = path.stat().st_size
-            _check_header(name, handle.read(_HEADER.size), size)
+            size = os.fstat(handle.fileno()).st_size
+            _check_header(name, handle.read(HEADER.size), size)
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _parse(path, name, data, size)
+                return _parse_part(name, data, size, first=first)
     except OSError as exc:
         raise ModelFileError(f"The model file '{name}' cannot be read: "
                              f"{exc.strerror or exc}.",
@@ -239,10 +163,10 @@ def _check_header(name: str, header: bytes, size: int) -> None:
     if not GGUF_MAGIC.startswith(header[:4]):
         raise ModelFileError(f"'{name}' is not a GGUF model file.",
                              "Hearth runs models in the GGUF format (files ending in .gguf).")
-    if len(header) < _HEADER.size:
+    if len(header) < HEADER.size:
         raise ModelFileError(f"The model file '{name}' is too short to be a model "
                              f"({size} bytes).", _REDOWNLOAD)
-    version = _HEADER.unpack(header)[1]
+    version = HEADER.unpack(header)[1]
     if version in SUPPORTED_VERSIONS:
         return
     if version & 0xFFFF == 0:
@@ -253,37 +177,47 @@ def _check_header(name: str, header: bytes, size: int) -> None:
                          "Use a newer conversion of the model, or update Hearth.")
 
 
-def _parse(path: Path, name: str, data: mmap.mmap, size: int) -> GGUFInfo:
-    _magic, version, tensor_count, kv_count = _HEADER.unpack_from(data, 0)
-    cursor = _Cursor(data, size, _HEADER.size)
+def _parse_part(name: str, data: Buffer, size: int, *, first: bool,
+                available: int | None = None) -> _Part:
+    """Metadata and tensor table of one file; only a first part must name an architecture."""
+    _magic, version, tensor_count, kv_count = HEADER.unpack_from(data, 0)
+    cursor = Cursor(data, size, HEADER.size, available)
     try:
-        metadata = _read_metadata(cursor, kv_count)
+        metadata = read_metadata(cursor, kv_count)
         architecture = metadata.get("general.architecture")
         if architecture is not None and not isinstance(architecture, str):
-            raise _Damaged("general.architecture is not text")
-        if not architecture:
+            raise Damaged("general.architecture is not text")
+        if first and not architecture:
             raise ModelFileError(f"The model file '{name}' does not say which model "
                                  "architecture it uses (general.architecture is missing).",
                                  "It may not be a language model; choose another model.")
-        tensors = _read_tensors(cursor, tensor_count)
-        alignment = _alignment(metadata)
-    except (_Damaged, struct.error, ValueError, OverflowError) as exc:
+        tensors = read_tensors(cursor, tensor_count)
+        align = alignment(metadata)
+    except (Damaged, struct.error, ValueError, OverflowError) as exc:
         raise ModelFileError(f"The model file '{name}' cannot be used: its metadata is "
                              f"damaged ({exc}).", _REDOWNLOAD) from exc
-    if not tensors:
-        raise ModelFileError(f"The model file '{name}' contains no model weights.",
-                             "It may be a vocabulary-only file; choose another model.")
-    data_start = -(-cursor.pos // alignment) * alignment
-    needed = max(data_start + t.offset + t.n_bytes for t in tensors)
+    data_start = -(-cursor.pos // align) * align
+    needed = max((data_start + t.offset + t.n_bytes for t in tensors), default=0)
     if needed > size:
         raise ModelFileError(f"The model file '{name}' is incomplete: it ends at "
                              f"{_size_text(size)} but its tensors need {_size_text(needed)}.",
                              "Download it again.")
-    return _info(path, size, version, architecture, metadata, tensors)
+    return _Part(version, metadata, tensors, size)
+
+
+def _combine(path: Path, parts: list[_Part], *, size: int = 0,
+             need_tensors: bool = True) -> GGUFInfo:
+    tensors = [tensor for part in parts for tensor in part.tensors]
+    if need_tensors and not tensors:
+        raise ModelFileError(f"The model file '{path.name}' contains no model weights.",
+                             "It may be a vocabulary-only file; choose another model.")
+    first = parts[0]
+    return _info(path, size or sum(p.size for p in parts), first.version,
+                 first.metadata["general.architecture"], first.metadata, tensors)
 
 
 def _info(path: Path, size: int, version: int, arch: str, metadata: dict[str, Any],
-          tensors: list[_Tensor]) -> GGUFInfo:
+          tensors: list[Tensor]) -> GGUFInfo:
     def number(key: str) -> int | None:
         value = metadata.get(key)
         if isinstance(value, list):  # per-layer values: the largest sizes memory safely
@@ -317,7 +251,7 @@ def _info(path: Path, size: int, version: int, arch: str, metadata: dict[str, An
 
 
 def _length(array: Any) -> int:
-    if isinstance(array, _Skipped):
+    if isinstance(array, Skipped):
         return array.count
     return len(array) if isinstance(array, list) else 0
 
@@ -333,7 +267,7 @@ def quantization_label(file_type: int | None) -> str:
     return {"ALL_F32": "F32", "GUESSED": ""}.get(name, name.removeprefix("MOSTLY_"))
 
 
-def _quantization(file_type: int | None, tensors: list[_Tensor]) -> str:
+def _quantization(file_type: int | None, tensors: list[Tensor]) -> str:
     label = quantization_label(file_type)
     if label or not tensors:
         return label

@@ -1,54 +1,211 @@
-"""The model library: the GGUF files in the profile's models folder."""
+"""The model library: the profile's models folder, plus folders and files used where they are.
+
+Every GGUF found is listed, also the ones that cannot be used (damaged, not GGUF, a split
+part missing), with the reason; a scan never fails because of a file. Metadata comes through
+the MetadataCache, so a second scan (or the next start) stats the files but opens none.
+The library keeps the linked folders and files and the display names; the caller stores
+them (in the settings) and passes them back in.
+"""
 
 from __future__ import annotations
 
-import re
+import os
+import threading
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-_SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+from app.core.errors import LibraryError
+from app.core.gguf_info import GGUFInfo, read_gguf_parts
+from app.core.library_files import (
+    Candidate,
+    FolderWalk,
+    group,
+    linked_file,
+    model_stem,
+    part_paths,
+)
+from app.core.metadata_cache import MetadataCache, Reader
+from app.core.model_import import Progress, copy_model
+
+Source = Literal["library", "folder", "file"]
 
 
 @dataclass(frozen=True)
-class ModelEntry:
-    """One model in the library."""
+class LibraryModel:
+    """One model: its file(s), what they say, or why it cannot be used."""
 
-    path: Path
-    size: int
+    path: Path                # the file (the first part of a split model)
+    parts: tuple[Path, ...]   # all parts found, in order (one for a plain file)
+    size: int                 # bytes, all parts
+    source: Source            # models folder | inside a linked folder | a linked single file
+    info: GGUFInfo | None     # None when it cannot be read
+    error: str = ""           # why it cannot be used ("" when fine)
+    hint: str = ""            # what the user can do about ``error``
+    display_name: str = ""    # the user's name for it, if any
 
     @property
     def name(self) -> str:
-        """A readable name: the file name without its extension."""
-        return _SPLIT_PART.sub("", self.path.name).removesuffix(".gguf")
+        """The display name, else the file name without ``.gguf`` and the split suffix."""
+        return self.display_name or model_stem(self.path.name)
+
+
+ModelEntry = LibraryModel  # the name earlier callers import
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 class ModelLibrary:
-    """Lists the models in a folder; split GGUFs count once, by their first part."""
+    """The models of one profile.
 
-    def __init__(self, models_dir: Path) -> None:
-        self.models_dir = models_dir
-        self.extra_files: list[Path] = []  # files used where they are (e.g. ``--model``)
+    Args:
+        models_dir: the profile's own models folder (imports go here; deletes happen here).
+        cache_path: the metadata cache file; None keeps the cache in memory only.
+        linked_folders / linked_files: GGUFs used where they are (never copied or deleted).
+        display_names: the user's names, by ``str(model.path)``; read at every scan, so a
+            live mapping (over the settings) may be passed.
+        reader: reads a model's metadata (tests count its calls).
+    """
+
+    def __init__(self, models_dir: Path, cache_path: Path | None = None,
+                 linked_folders: Iterable[str | Path] = (),
+                 linked_files: Iterable[str | Path] = (),
+                 display_names: Mapping[str, str] | None = None, *,
+                 reader: Reader = read_gguf_parts) -> None:
+        self.models_dir = Path(models_dir)
+        self.cache = MetadataCache(cache_path, reader)
+        self.display_names: Mapping[str, str] = display_names if display_names is not None \
+            else {}
+        self.problems: list[str] = []
+        self._folders: list[Path] = []
+        self._files: list[Path] = []
+        self._session_files: list[Path] = []
+        self._lock = threading.Lock()
+        for folder in linked_folders:
+            self.link_folder(folder)
+        for file in linked_files:
+            self.link_file(file)
+
+    @property
+    def linked_folders(self) -> tuple[Path, ...]:
+        """Folders whose GGUFs are listed where they are."""
+        return tuple(self._folders)
+
+    @property
+    def linked_files(self) -> tuple[Path, ...]:
+        """Single GGUFs listed where they are (the first part, for a split model)."""
+        return tuple(self._files)
+
+    def link_folder(self, folder: str | Path) -> Path:
+        """List the GGUFs in ``folder`` (and its sub-folders) from the next scan on."""
+        folder = _absolute(folder)
+        if folder not in self._folders:
+            self._folders.append(folder)
+        return folder
+
+    def unlink_folder(self, folder: str | Path) -> None:
+        """Stop listing ``folder``; its files are left alone."""
+        folder = _absolute(folder)
+        self._folders = [f for f in self._folders if f != folder]
+
+    def link_file(self, path: str | Path) -> Path:
+        """List one GGUF where it is (kept in ``linked_files``)."""
+        path = _absolute(path)
+        if path not in self._files:
+            self._files.append(path)
+        return path
+
+    def unlink_file(self, path: str | Path) -> None:
+        """Stop listing a linked file; the file is left alone."""
+        path = _absolute(path)
+        self._files = [f for f in self._files if f != path]
+        self._session_files = [f for f in self._session_files if f != path]
 
     def use_file(self, path: str | Path) -> None:
-        """List a model file that lives outside the models folder."""
-        path = Path(path).expanduser().resolve()
-        if path.parent != self.models_dir.resolve() and path not in self.extra_files:
-            self.extra_files.append(path)
+        """List a model file for this session only (``--model``), wherever it is."""
+        path = _absolute(path)
+        if path not in self._session_files:
+            self._session_files.append(path)
 
-    def scan(self) -> list[ModelEntry]:
-        """Every model file, sorted by name; files that vanish mid-scan are skipped."""
-        entries = [ModelEntry(path=p, size=p.stat().st_size if p.is_file() else 0)
-                   for p in self.extra_files]
-        folder = list(self.models_dir.iterdir()) if self.models_dir.is_dir() else []
-        for path in folder:
-            if path.suffix.lower() != ".gguf" or path.name.startswith("."):
-                continue
-            part = _SPLIT_PART.search(path.name)
-            if part and part.group(1) != "00001":
-                continue
+    def scan(self) -> list[LibraryModel]:
+        """Every model, sorted by name; ``problems`` then says what could not be looked at."""
+        with self._lock:
+            walk = FolderWalk()
+            found: list[tuple[Source, Candidate]] = [
+                ("library", c) for c in group(walk.files(self.models_dir))]
+            for folder in self._folders:
+                found += [("folder", c) for c in group(walk.files(folder, "Linked folder"))]
+            found += [("file", linked_file(f)) for f in self._files + self._session_files]
+            models, seen = [], set()
+            for source, candidate in found:
+                real = os.path.realpath(candidate.parts[0])
+                if real not in seen:  # reached twice (a link, a folder inside another)
+                    seen.add(real)
+                    models.append(self._model(source, candidate))
+            self.cache.save()
+            self.problems = walk.problems
+        return sorted(models, key=lambda m: (m.name.casefold(), str(m.path)))
+
+    def _model(self, source: Source, candidate: Candidate) -> LibraryModel:
+        path = candidate.parts[0]
+        info, error, hint = None, candidate.error, candidate.hint
+        if not error:
+            metadata = self.cache.get(candidate.parts, candidate.stats)
+            info, error, hint = metadata.info, metadata.error, metadata.hint
+        return LibraryModel(path=path, parts=candidate.parts, size=candidate.size,
+                            source=source, info=info, error=error, hint=hint,
+                            display_name=self.display_names.get(str(path), ""))
+
+    def import_file(self, source: str | Path, mode: Literal["copy", "link"] = "copy",
+                    progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> Path:
+        """Add the model in ``source`` (any part of a split model) to the library.
+
+        The model is checked first (ModelFileError if it is not a usable GGUF). ``copy``
+        copies every part into the models folder (see ``model_import``); ``link`` lists it
+        where it is. Returns the model's path in the library.
+        """
+        source = _absolute(source)
+        parts = part_paths(source)
+        read_gguf_parts(parts)
+        if mode == "link":
+            return parts[0] if _inside(parts[0], self.models_dir) else self.link_file(parts[0])
+        if mode != "copy":
+            raise ValueError(f"unknown import mode {mode!r}")
+        if _inside(parts[0], self.models_dir):
+            raise LibraryError(f"'{parts[0].name}' is already in your library.")
+        return copy_model(parts, self.models_dir, progress, cancel)
+
+    def delete(self, model: LibraryModel, loaded: Collection[str | Path] = ()) -> None:
+        """Delete a model of the models folder (all its parts), or unlink a linked file.
+
+        Refused while the model is loaded (``loaded``: paths of loaded models), and for a
+        file in a linked folder: Hearth never deletes files outside the profile.
+        """
+        busy = {os.path.realpath(p) for p in loaded}
+        if any(os.path.realpath(p) in busy for p in model.parts):
+            raise LibraryError(f"'{model.name}' is loaded, so it cannot be deleted now.",
+                               "Unload it (or switch to another model) and try again.")
+        if model.source == "file":
+            self.unlink_file(model.path)
+            return
+        if model.source != "library" or not all(_inside(p, self.models_dir)
+                                                for p in model.parts):
+            raise LibraryError(f"'{model.name}' is in the linked folder "
+                               f"{model.path.parent}; Hearth does not delete files it did "
+                               "not put there.",
+                               "Delete it in that folder yourself, or unlink the folder.")
+        for part in model.parts:
             try:
-                size = path.stat().st_size
-            except OSError:
-                continue
-            entries.append(ModelEntry(path=path, size=size))
-        return sorted(entries, key=lambda e: e.name.lower())
+                part.unlink(missing_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"'{part.name}' could not be deleted: "
+                                   f"{exc.strerror or exc}.",
+                                   "Check that the file is not in use or read-only.") from exc
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return _absolute(path).is_relative_to(_absolute(folder))

@@ -1,0 +1,150 @@
+"""Changing the library: importing (copy or link) and deleting, with their refusals."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.core import model_import
+from app.core.errors import LibraryError, ModelFileError
+from app.core.library import ModelLibrary
+from app.core.model_import import ImportCancelled, copy_model
+from tests.gguf_files import write_gguf
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> ModelLibrary:
+    return ModelLibrary(tmp_path / "models")
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_copy_import_of_a_split_model(library: ModelLibrary, tmp_path: Path) -> None:
+    first = write_gguf(tmp_path / "downloads" / "Big.gguf", tensors=3, parts=3)
+    seen: list[tuple[int, int]] = []
+    second = first.with_name("Big-00002-of-00003.gguf")
+    path = library.import_file(second, "copy", progress=lambda done, total: seen.append((done,
+                                                                                          total)))
+    assert path == library.models_dir / "Big-00001-of-00003.gguf"
+    assert _files(library.models_dir) == [f"Big-0000{n}-of-00003.gguf" for n in (1, 2, 3)]
+    total = sum(p.stat().st_size for p in first.parent.iterdir())
+    assert seen[-1] == (total, total)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    (model,) = library.scan()
+    assert (model.source, model.size, model.error) == ("library", total, "")
+    assert _files(first.parent) == _files(library.models_dir)  # the originals stay
+
+
+def test_a_broken_file_is_refused_before_anything_is_copied(library: ModelLibrary,
+                                                            tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(ModelFileError, match="'bad.gguf' is not a GGUF model file"):
+        library.import_file(bad, "copy")
+    half = write_gguf(tmp_path / "half.gguf", tensors=2, parts=2)
+    half.with_name("half-00002-of-00002.gguf").unlink()
+    with pytest.raises(ModelFileError, match="'half-00002-of-00002.gguf' does not exist"):
+        library.import_file(half, "link")
+    assert _files(library.models_dir) == [] and library.linked_files == ()
+
+
+def test_a_name_clash_is_refused(library: ModelLibrary, tmp_path: Path) -> None:
+    write_gguf(library.models_dir / "m.gguf", name="mine")
+    source = write_gguf(tmp_path / "m.gguf", name="theirs")
+    with pytest.raises(LibraryError, match="already has a file named 'm.gguf'"):
+        library.import_file(source, "copy")
+    (model,) = library.scan()
+    assert model.info is not None and model.info.name == "mine"
+    with pytest.raises(LibraryError, match="'m.gguf' is already in your library"):
+        library.import_file(library.models_dir / "m.gguf", "copy")
+
+
+def test_cancel_leaves_nothing_behind(library: ModelLibrary, tmp_path: Path) -> None:
+    first = write_gguf(tmp_path / "Big.gguf", tensors=2, parts=2)
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        cancel.set()  # after the first part is complete
+
+    with pytest.raises(ImportCancelled):
+        library.import_file(first, "copy", progress=progress, cancel=cancel)
+    assert _files(library.models_dir) == []  # no temporary file, no first part alone
+
+
+def test_not_enough_space_is_refused_up_front(tmp_path: Path) -> None:
+    source = write_gguf(tmp_path / "m.gguf")
+    target = tmp_path / "models"
+    with pytest.raises(LibraryError, match=r"Not enough disk space to import 'm\.gguf': it "
+                                           r"needs 256 bytes, 1 KB are free in "):
+        copy_model([source], target, space=lambda folder: 1000)
+    assert _files(target) == []
+
+
+def test_a_disk_that_fills_up_during_the_copy(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first = write_gguf(tmp_path / "Big.gguf", tensors=2, parts=2)
+    parts = [first, first.with_name("Big-00002-of-00002.gguf")]
+    real_copy = model_import._Copier.copy
+
+    def copy(self: model_import._Copier, source: Path, target: Path) -> None:
+        real_copy(self, source, target)
+        if source == parts[1]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(model_import._Copier, "copy", copy)
+    with pytest.raises(LibraryError, match="The disk became full while importing "
+                                           "'Big-00001-of-00002.gguf'; nothing was added"):
+        copy_model(parts, tmp_path / "models")
+    assert _files(tmp_path / "models") == []
+
+
+def test_link_import_lists_the_file_where_it_is(library: ModelLibrary, tmp_path: Path) -> None:
+    source = write_gguf(tmp_path / "lmstudio" / "m.gguf")
+    assert library.import_file(source, "link") == source
+    assert library.linked_files == (source,)
+    (model,) = library.scan()
+    assert (model.source, model.path) == ("file", source)
+    assert _files(library.models_dir) == []
+
+
+def test_delete_a_library_model_removes_every_part(library: ModelLibrary) -> None:
+    write_gguf(library.models_dir / "Big.gguf", tensors=2, parts=2)
+    write_gguf(library.models_dir / "keep.gguf")
+    big = next(m for m in library.scan() if m.name == "Big")
+    library.delete(big)
+    assert _files(library.models_dir) == ["keep.gguf"]
+
+
+def test_a_loaded_model_cannot_be_deleted(library: ModelLibrary) -> None:
+    path = write_gguf(library.models_dir / "busy.gguf")
+    (model,) = library.scan()
+    with pytest.raises(LibraryError, match="'busy' is loaded, so it cannot be deleted now"):
+        library.delete(model, loaded=[str(path)])
+    assert path.exists()
+    library.delete(model, loaded=[library.models_dir / "other.gguf"])
+    assert not path.exists()
+
+
+def test_linked_files_are_unlinked_never_deleted(library: ModelLibrary, tmp_path: Path) -> None:
+    source = write_gguf(tmp_path / "mine.gguf")
+    library.link_file(source)
+    (model,) = library.scan()
+    library.delete(model)
+    assert source.exists() and library.linked_files == () and library.scan() == []
+
+
+def test_files_in_linked_folders_are_not_deleted(library: ModelLibrary, tmp_path: Path) -> None:
+    source = write_gguf(tmp_path / "lmstudio" / "org" / "theirs.gguf")
+    library.link_folder(tmp_path / "lmstudio")
+    (model,) = library.scan()
+    with pytest.raises(LibraryError, match="is in the linked folder") as refused:
+        library.delete(model)
+    assert "unlink the folder" in refused.value.hint
+    assert source.exists()
+    library.unlink_folder(tmp_path / "lmstudio")
+    assert library.scan() == [] and source.exists()
