@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
-import pytest  # noqa: E402
+import pytest
 
-from app.core.paths import Paths, resolve_paths  # noqa: E402
-from app.core.starter_model import ensure_starter_model  # noqa: E402
+from tests.hub_server import LocalHub, use_test_hub_environment
+
+# HF_ENDPOINT (a local port), a temporary HF_HOME, no token: set before huggingface_hub loads.
+HUB_PORT = use_test_hub_environment()
+
+from app.core.paths import Paths, resolve_paths
+from app.core.starter_model import ensure_starter_model
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +29,22 @@ def starter_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real starter model, fetched once per machine into the download cache."""
     seed = resolve_paths(tmp_path_factory.mktemp("seed-profile")).ensure()
     return ensure_starter_model(seed)
+
+
+@pytest.fixture(scope="session")
+def hub_server() -> Iterator[LocalHub]:
+    """The local test hub (tests/hub_server.py), listening where HF_ENDPOINT points."""
+    server = LocalHub(HUB_PORT).start()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def hub(hub_server: LocalHub) -> Iterator[LocalHub]:
+    """The local test hub, emptied for this test: no repos, faults, throttle or log."""
+    hub_server.reset()
+    yield hub_server
+    hub_server.release()  # a stalled response left by the test ends now
 
 
 @pytest.fixture

@@ -1,10 +1,16 @@
-"""A user profile opened for use: settings, history and model library together."""
+"""A user profile opened for use: settings, history, model library and downloads together."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from app.core.credentials import load_token
+from app.core.download_queue import DownloadQueue
+from app.core.downloads import DownloadJob, jobs_for
+from app.core.hub import HubClient, HubFile
 from app.core.library import ModelLibrary
 from app.core.paths import Paths
 from app.core.settings import Settings
@@ -12,6 +18,30 @@ from app.storage.database import open_database
 from app.storage.history import History
 
 log = logging.getLogger(__name__)
+
+
+class _DisplayNames(Mapping[str, str]):
+    """The names users gave their models (per-model setting ``display_name``), live."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def _names(self) -> dict[str, str]:
+        models = self._settings.model_paths()
+        return {path: name for path in models
+                if (name := self._settings.model_overrides(path).get("display_name"))}
+
+    def __getitem__(self, path: str) -> str:
+        name = self._settings.model_overrides(path).get("display_name")
+        if not name:
+            raise KeyError(path)
+        return name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 @dataclass
@@ -22,6 +52,7 @@ class Profile:
     settings: Settings
     history: History
     library: ModelLibrary
+    download_queue: DownloadQueue
 
     @classmethod
     def open(cls, paths: Paths) -> Profile:
@@ -32,11 +63,28 @@ class Profile:
         if interrupted:
             log.warning("%d reply(ies) were cut short by a crash; kept as interrupted",
                         interrupted)
-        return cls(paths=paths, settings=Settings(paths.settings_path), history=history,
-                   library=ModelLibrary(paths.models_dir))
+        settings = Settings(paths.settings_path)
+        library = ModelLibrary(
+            paths.models_dir, cache_path=paths.cache_dir / "model-metadata.json",
+            linked_folders=[Path(f) for f in settings.get("library_folders")],
+            linked_files=[Path(f) for f in settings.get("library_files")],
+            display_names=_DisplayNames(settings))
+        queue = DownloadQueue(paths.data_dir / "downloads", paths.models_dir)
+        queue.restore_after_restart()
+        return cls(paths=paths, settings=settings, history=history, library=library,
+                   download_queue=queue)
 
     def engine_options(self) -> dict[str, object]:
         """How engines started for this profile keep states and share memory."""
         return {"state_dir": self.paths.cache_dir / "kv-states",
                 "state_budget_bytes": self.settings.get("kv_state_budget_mb") << 20,
                 "memory_budget_bytes": self.settings.get("engine_memory_budget_mb") << 20}
+
+    def hub_client(self) -> HubClient:
+        """A Hugging Face client with this profile's endpoint and access token."""
+        return HubClient(token=load_token(self.paths.config_dir),
+                         endpoint=self.settings.get("hub_endpoint") or None)
+
+    def download_jobs(self, hub_file: HubFile) -> list[DownloadJob]:
+        """One download job per part of ``hub_file`` (HubError for an unsafe file name)."""
+        return jobs_for(hub_file)

@@ -25,7 +25,9 @@ from app import APP_NAME
 from app.chat.profile import Profile
 from app.core import protocol as p
 from app.core.errors import SettingsError
+from app.core.fit import detect_hardware
 from app.core.generation_config import effective_values, generation_config
+from app.core.model_fit import fit_of_model
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
 from app.core.stats_text import describe_stats
@@ -35,11 +37,13 @@ from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
+from app.ui.download_runner import DownloadRunner
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_banner import ErrorBanner
 from app.ui.menus import build_menus
 from app.ui.message_jump import jump_to_message
 from app.ui.model_list_model import ModelListModel
+from app.ui.model_manager import ModelManager
 from app.ui.search_panel import SearchPanel
 from app.ui.settings_dialog import SettingsDialog
 
@@ -69,6 +73,8 @@ class MainWindow(QMainWindow):
             model_path = str(Path(model_path).expanduser().resolve())
             profile.library.use_file(model_path)
         self.models = ModelListModel(profile.library, self)
+        self.downloads = DownloadRunner(profile.download_queue, profile.hub_client, self)
+        self.manager: ModelManager | None = None
         self._preload_ids: set[str] = set()
         self._build()
         self._connect()
@@ -77,6 +83,7 @@ class MainWindow(QMainWindow):
         self._reload_models(model_path or profile.settings.get("default_model"))
         if fetch_starter and self.models.rowCount() == 0 and not model_path:
             self._fetch_starter_model()
+        self.downloads.pump()  # downloads the app was closed during go on
 
     def _build(self) -> None:
         self.new_button = QPushButton("New chat")
@@ -98,6 +105,9 @@ class MainWindow(QMainWindow):
         self.model_picker.setModel(self.models)
         self.model_picker.setPlaceholderText("No model chosen")
         self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.models_button = QPushButton("Models…")
+        self.models_button.setToolTip("Your model library, Hugging Face and downloads "
+                                      "(Ctrl+Shift+M)")
         self.model_settings_button = QPushButton("Model settings…")
         self.model_settings_button.setToolTip("Defaults for this model: context, threads, "
                                               "GPU, chat format, sampling")
@@ -106,6 +116,7 @@ class MainWindow(QMainWindow):
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker, 1)
+        top.addWidget(self.models_button)
         top.addWidget(self.model_settings_button)
         top.addWidget(self.chat_settings_button)
         self.banner = ErrorBanner()
@@ -167,6 +178,8 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.chat.stop)
         self.model_picker.currentIndexChanged.connect(self._model_chosen)
         self.model_settings_button.clicked.connect(self.edit_model_settings)
+        self.models_button.clicked.connect(self.open_model_manager)
+        self.downloads.file_ready.connect(lambda _path: self._library_changed())
         self.chat_settings_button.clicked.connect(self.edit_chat_settings)
         self.chat.busy_changed.connect(self._busy_changed)
         self.chat.error_occurred.connect(self.banner.show_message)
@@ -216,9 +229,26 @@ class MainWindow(QMainWindow):
         self.chat.new_conversation()
         self.composer.setFocus()
 
-    def edit_model_settings(self) -> SettingsDialog | None:
-        """Edit the chosen model's own settings (opens the dialog; returns it for tests)."""
-        path = self.current_model_path()
+    def open_model_manager(self) -> ModelManager:
+        """Show the model manager (library, Hugging Face, downloads)."""
+        if self.manager is None:
+            self.manager = ModelManager(self.profile, self.downloads,
+                                        self.bridge.client.loaded_models,
+                                        self.edit_model_settings, self)
+            self.manager.library_changed.connect(self._library_changed)
+        else:
+            self.manager.refresh_hardware()
+        self.manager.show()
+        self.manager.raise_()
+        self.manager.activateWindow()
+        return self.manager
+
+    def _library_changed(self) -> None:
+        self._reload_models(self.current_model_path())
+
+    def edit_model_settings(self, path: str | None = None) -> SettingsDialog | None:
+        """Edit a model's own settings, by default the chosen one's (returns the dialog)."""
+        path = path or self.current_model_path()
         if not path:
             self.banner.show_message("Choose a model first.")
             return None
@@ -226,7 +256,9 @@ class MainWindow(QMainWindow):
         names = [name for name, spec in SCHEMA.items() if spec.per_model]
         dialog = SettingsDialog(f"Settings for {Path(path).name}", "model", names,
                                 settings.model_overrides(path),
-                                {name: settings.get(name) for name in names}, self,
+                                {name: settings.get(name) for name in names},
+                                self.manager if self.manager and self.manager.isVisible()
+                                else self,
                                 check=lambda values: generation_config(
                                     settings, path, model_values=values))
         dialog.accepted.connect(lambda: self._save_model_settings(path, dialog.values()))
@@ -237,7 +269,9 @@ class MainWindow(QMainWindow):
         for name, spec in SCHEMA.items():
             if spec.per_model:
                 self.profile.settings.set_model_override(path, name, values.get(name))
-        self._model_chosen(self.model_picker.currentIndex())  # load with the new settings
+        self._library_changed()  # the display name may have changed
+        if path == self.current_model_path():
+            self._model_chosen(self.model_picker.currentIndex())  # load with the new settings
 
     def edit_chat_settings(self) -> SettingsDialog:
         """Edit this chat's own settings (opens the dialog; returns it for tests)."""
@@ -278,8 +312,9 @@ class MainWindow(QMainWindow):
     def _reload_models(self, select: str | None = None) -> None:
         self.models.reload()
         row = self.models.row_of(select) if select else None
-        if row is None and self.models.rowCount() > 0:
-            row = 0
+        if row is None or self.models.entry(row).error:
+            row = next((i for i in range(self.models.rowCount())
+                        if not self.models.entry(i).error), None)
         self.model_picker.setCurrentIndex(row if row is not None else -1)
 
     def _model_chosen(self, row: int) -> None:
@@ -291,6 +326,13 @@ class MainWindow(QMainWindow):
             spec = generation_config(self.profile.settings, path).model
         except SettingsError as exc:
             self.banner.show_message(str(exc))
+            return
+        entry = self.models.entry(row)
+        fit = entry and fit_of_model(entry, self.profile.settings, detect_hardware())
+        if fit and fit.label == "too big":  # not loaded ahead; sending a message loads it
+            self.banner.show_message(f"{entry.name} may not fit in this computer's memory "
+                                     f"({fit.text}). It may load slowly or fail; a smaller "
+                                     "quantisation or a shorter context would fit better.")
             return
         self._preload_ids.add(self.bridge.client.load(spec))
         self.statusBar().showMessage("Loading model…")
@@ -319,6 +361,7 @@ class MainWindow(QMainWindow):
             .run_in_background()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.downloads.shutdown()
         self.actions_.purge()
         self.chat.stop()
         self.bridge.shutdown()

@@ -49,5 +49,7 @@ def build_menus(window: MainWindow) -> None:
         lambda: after_import(history_transfer.import_chatgpt_export(window, history)))
     chat_menu.addSeparator()
     add("&Chat", "Quit", window.close, QKeySequence(QKeySequence.StandardKey.Quit))
+    add("&Model", "Manage models…", window.open_model_manager,
+        QKeySequence("Ctrl+Shift+M"))
     add("&Model", "Model settings…", window.edit_model_settings)
     add("&Model", "Chat settings…", window.edit_chat_settings)

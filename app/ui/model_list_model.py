@@ -6,21 +6,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from app.core.library import ModelEntry, ModelLibrary
+from app.core.library import LibraryModel, ModelLibrary
+from app.core.units import human_size
 from app.ui.row_list_model import Index, RowListModel
 
 
-def _size(num_bytes: int) -> str:
-    value = float(num_bytes)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+class ModelListModel(RowListModel[LibraryModel]):
+    """Models in the library; ``PathRole`` gives the file path as a string.
 
-
-class ModelListModel(RowListModel[ModelEntry]):
-    """Models in the library; ``PathRole`` gives the file path as a string."""
+    Files that cannot be used are listed but not selectable, with the reason as tooltip.
+    """
 
     PathRole = Qt.ItemDataRole.UserRole + 1
 
@@ -29,17 +24,29 @@ class ModelListModel(RowListModel[ModelEntry]):
         self._library = library
 
     def reload(self) -> None:
-        """Scan the library folder again."""
+        """Scan the library again (cached metadata keeps this quick)."""
         self._reset(self._library.scan())
+
+    def entry(self, row: int) -> LibraryModel | None:
+        """The library entry in ``row``."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        entry = self._row_at(index)
+        if entry is not None and entry.error:
+            return Qt.ItemFlag.NoItemFlags
+        return super().flags(index)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         entry = self._row_at(index)
         if entry is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{entry.name}  ({_size(entry.size)})"
+            if entry.error:
+                return f"{entry.name}  (cannot be used)"
+            return f"{entry.name}  ({human_size(entry.size)})"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(entry.path)
+            return f"{entry.path}\n{entry.error}".strip()
         if role == self.PathRole:
             return str(entry.path)
         return None

@@ -1,0 +1,183 @@
+"""The download queue's state: which files are queued, paused, done…, kept across restarts.
+
+``<state_dir>/queue.json`` lists the jobs (saved atomically after every change) and each
+unfinished job's bytes so far are in ``<state_dir>/<id>.part``. Running transfers is the
+caller's business (``downloads.transfer`` on a background thread); this class only keeps
+the record, so it is Qt-free and safe to call from one thread at a time or several.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from app.core.download_job import ACTIVE_STATES, STATES, DownloadJob
+from app.core.errors import DownloadError
+
+log = logging.getLogger(__name__)
+
+QUEUE_FILE = "queue.json"
+FORMAT_VERSION = 1
+
+
+class DownloadQueue:
+    """The ordered list of download jobs, persisted in ``state_dir``.
+
+    Opening it restores what a crash or restart left: jobs that were downloading are
+    queued again (they continue where their part file ends).
+    """
+
+    def __init__(self, state_dir: Path, library_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.library_dir = library_dir
+        self.jobs: list[DownloadJob] = []
+        self._lock = threading.RLock()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._load()
+        self.restore_after_restart()
+
+    @property
+    def queue_path(self) -> Path:
+        """The JSON file listing the jobs."""
+        return self.state_dir / QUEUE_FILE
+
+    def part_path(self, job: DownloadJob) -> Path:
+        """Where the job's bytes so far are kept (outside the library)."""
+        return self.state_dir / f"{job.id}.part"
+
+    def get(self, job_id: str) -> DownloadJob | None:
+        """The job with this id, if any."""
+        with self._lock:
+            return next((job for job in self.jobs if job.id == job_id), None)
+
+    def add(self, job: DownloadJob) -> DownloadJob:
+        """Queue a job; ``DownloadError`` if the same file, or its library name, is queued."""
+        with self._lock:
+            for other in self.jobs:
+                if other.state not in ACTIVE_STATES:
+                    continue
+                if (other.repo_id, other.revision, other.path) == \
+                        (job.repo_id, job.revision, job.path):
+                    raise DownloadError(f"{job.target_name} is already in the download queue.")
+                if other.target_name == job.target_name:
+                    raise DownloadError(f"Another download will be saved as {job.target_name}.",
+                                        "Wait for it to finish, or cancel it first.")
+            self.jobs.append(job)
+            self._save()
+        return job
+
+    def next_runnable(self) -> DownloadJob | None:
+        """The first queued job (the one to start next)."""
+        with self._lock:
+            return next((job for job in self.jobs if job.state == "queued"), None)
+
+    def mark(self, job_id: str, state: str, *, received: int | None = None,
+             error: str = "") -> None:
+        """Record a job's new state (and bytes received, error text), then save."""
+        if state not in STATES:
+            raise ValueError(f"unknown download state {state!r}")
+        with self._lock:
+            job = self._job(job_id)
+            job.state, job.error = state, error
+            if received is not None:
+                job.received = received
+            self._save()
+
+    def pause(self, job_id: str) -> None:
+        """Queued or downloading → paused (stop the transfer first; its part is kept)."""
+        self._move(job_id, ("queued", "downloading", "paused"), "paused")
+
+    def resume(self, job_id: str) -> None:
+        """Paused or failed → queued; it continues from its part file."""
+        self._move(job_id, ("paused", "failed", "queued"), "queued")
+
+    def cancel(self, job_id: str) -> None:
+        """Give a job up and delete its part file (stop the transfer first)."""
+        with self._lock:
+            job = self._job(job_id)
+            if job.state == "done":
+                raise ValueError("a finished download cannot be cancelled")
+            job.state, job.received, job.error = "cancelled", 0, ""
+            self._delete_part(job)
+            self._save()
+
+    def remove(self, job_id: str) -> None:
+        """Forget a done, failed or cancelled job (a failed job's part file goes too)."""
+        with self._lock:
+            job = self._job(job_id)
+            if job.state not in ("done", "failed", "cancelled"):
+                raise ValueError(f"a {job.state} download cannot be removed; cancel it first")
+            self._delete_part(job)
+            self.jobs.remove(job)
+            self._save()
+
+    def restore_after_restart(self) -> None:
+        """Requeue jobs left downloading; set every unfinished job's bytes from its part."""
+        with self._lock:
+            for job in self.jobs:
+                if job.state == "downloading":
+                    job.state = "queued"
+                if job.state in ACTIVE_STATES:
+                    part = self.part_path(job)
+                    job.received = min(part.stat().st_size, job.size) if part.exists() else 0
+            self._drop_orphan_parts()
+            self._save()
+
+    # -- internals ---------------------------------------------------------------------
+    def _job(self, job_id: str) -> DownloadJob:
+        job = self.get(job_id)
+        if job is None:
+            raise KeyError(f"no download job {job_id!r}")
+        return job
+
+    def _move(self, job_id: str, allowed: tuple[str, ...], state: str) -> None:
+        with self._lock:
+            job = self._job(job_id)
+            if job.state not in allowed:
+                raise ValueError(f"a {job.state} download cannot become {state}")
+            job.state = state
+            if state == "queued":
+                job.error = ""
+            self._save()
+
+    def _delete_part(self, job: DownloadJob) -> None:
+        try:
+            self.part_path(job).unlink(missing_ok=True)
+        except OSError as exc:  # e.g. still open on Windows: it is dropped at the next start
+            log.warning("Could not delete %s: %s", self.part_path(job), exc)
+
+    def _drop_orphan_parts(self) -> None:
+        """Delete part files no unfinished job owns (left by a lost or reset queue)."""
+        owned = {self.part_path(job).name for job in self.jobs if job.state in ACTIVE_STATES}
+        for part in self.state_dir.glob("*.part"):
+            if part.name not in owned:
+                log.info("Deleting the partial download %s: no job owns it", part)
+                part.unlink(missing_ok=True)
+
+    def _load(self) -> None:
+        path = self.queue_path
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+                raise ValueError(f"not a version {FORMAT_VERSION} download queue")
+            self.jobs = [DownloadJob.from_dict(item) for item in data["jobs"]]
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            bad = path.with_name(path.name + ".bad")
+            log.warning("The download queue %s is unreadable (%s); it was set aside as %s "
+                        "and the queue starts empty.", path, exc, bad)
+            os.replace(path, bad)
+            self.jobs = []
+
+    def _save(self) -> None:
+        data = {"version": FORMAT_VERSION, "jobs": [job.to_dict() for job in self.jobs]}
+        temporary = self.queue_path.with_name(QUEUE_FILE + ".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.queue_path)

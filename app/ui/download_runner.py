@@ -1,0 +1,201 @@
+"""Runs the download queue: one file at a time, on the background pool, with speed and ETA."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.download_queue import DownloadQueue
+from app.core.downloads import DownloadCancelled, DownloadJob, transfer
+from app.core.errors import HearthError
+from app.core.hub import HubClient
+from app.ui.background import BackgroundOp
+
+log = logging.getLogger(__name__)
+
+_SPEED_WINDOW_S = 5.0  # speed is averaged over the last few seconds
+
+
+class _Meter:
+    """Recent (time, bytes) samples of one transfer, for its speed and remaining time."""
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def add(self, received: int) -> None:
+        now = time.monotonic()
+        self.samples.append((now, received))
+        while len(self.samples) > 2 and now - self.samples[0][0] > _SPEED_WINDOW_S:
+            self.samples.popleft()
+
+    def speed(self) -> float:
+        if len(self.samples) < 2:
+            return 0.0
+        (t0, b0), (t1, b1) = self.samples[0], self.samples[-1]
+        return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class DownloadRunner(QObject):
+    """Starts queued downloads in order and maps each outcome to the job's state.
+
+    Signals:
+        job_changed(str): a job's state or progress changed (its id).
+        jobs_changed(): a job was added or removed.
+        file_ready(str): a verified file entered the library (its path).
+    """
+
+    job_changed = Signal(str)
+    jobs_changed = Signal()
+    file_ready = Signal(str)
+
+    def __init__(self, queue: DownloadQueue, client: Callable[[], HubClient],
+                 parent: QObject | None = None, stall_timeout: float = 30.0) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self._client = client
+        self._stall_timeout = stall_timeout
+        self._active: DownloadJob | None = None
+        self._cancel = threading.Event()
+        self._stopped = threading.Event()  # set when the running transfer has returned
+        self._stopped.set()
+        self._stop_as = "paused"  # what a cancelled transfer becomes: paused or cancelled
+        self._meters: dict[str, _Meter] = {}
+        self._closing = False
+
+    # -- what the pages call -------------------------------------------------------------
+    def add(self, job: DownloadJob) -> DownloadJob:
+        """Queue a file (HubError for a duplicate) and start it when its turn comes."""
+        job = self.queue.add(job)
+        self.jobs_changed.emit()
+        self.pump()
+        return job
+
+    def pause(self, job_id: str) -> None:
+        """Stop a download, keeping what arrived; ``resume`` continues from there."""
+        self._stop(job_id, "paused")
+
+    def cancel(self, job_id: str) -> None:
+        """Stop a download and delete what arrived."""
+        self._stop(job_id, "cancelled")
+
+    def resume(self, job_id: str) -> None:
+        """Queue a paused or failed download again (it continues where it stopped)."""
+        self.queue.resume(job_id)
+        self.job_changed.emit(job_id)
+        self.pump()
+
+    def remove(self, job_id: str) -> None:
+        """Forget a finished, failed or cancelled download (its partial file goes too)."""
+        self.queue.remove(job_id)
+        self._meters.pop(job_id, None)
+        self.jobs_changed.emit()
+
+    def speed(self, job_id: str) -> float:
+        """Bytes per second over the last few seconds (0 when not downloading)."""
+        meter = self._meters.get(job_id)
+        return meter.speed() if meter and self.is_active(job_id) else 0.0
+
+    def is_active(self, job_id: str) -> bool:
+        """Whether this job's transfer is running now."""
+        return self._active is not None and self._active.id == job_id
+
+    def pump(self) -> None:
+        """Start the next queued download if none is running."""
+        if self._active is not None or self._closing:
+            return
+        job = self.queue.next_runnable()
+        if job is None:
+            return
+        try:
+            client = self._client()
+            url = client.file_url(job.repo_id, job.revision, job.path)
+            headers = client.headers()
+        except HearthError as exc:
+            self.queue.mark(job.id, "failed", error=str(exc))
+            self.job_changed.emit(job.id)
+            return
+        self._active, self._cancel, self._stop_as = job, threading.Event(), "paused"
+        self._stopped = threading.Event()
+        self._meters[job.id] = _Meter()
+        self.queue.mark(job.id, "downloading")
+        self.job_changed.emit(job.id)
+        BackgroundOp(self._transfer, job, url=url, headers=headers,
+                     part_path=self.queue.part_path(job), library_dir=self.queue.library_dir,
+                     cancel=self._cancel, stall_timeout=self._stall_timeout,
+                     stopped=self._stopped) \
+            .with_progress(lambda received, job_id=job.id: self._progress(job_id, received)) \
+            .success(lambda path, job_id=job.id: self._finished(job_id, path, None)) \
+            .failure(lambda exc, job_id=job.id: self._finished(job_id, None, exc)) \
+            .run_in_background()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the running transfer for now; it resumes when the app starts again.
+
+        Waits (up to ``timeout`` seconds) until the transfer has let go of its part file.
+        """
+        self._closing = True
+        if self._active is not None:
+            self.queue.mark(self._active.id, "queued")
+            self._cancel.set()
+            if not self._stopped.wait(timeout):
+                log.warning("The download of %s did not stop within %.0f s",
+                            self._active.target_name, timeout)
+
+    @staticmethod
+    def _transfer(job: DownloadJob, stopped: threading.Event, **options: object) -> Path:
+        try:
+            return transfer(job, **options)
+        finally:
+            stopped.set()
+
+    # -- internals -----------------------------------------------------------------------
+    def _stop(self, job_id: str, state: str) -> None:
+        if self.is_active(job_id):
+            self._stop_as = state
+            self._cancel.set()  # the transfer's failure callback records the state
+            return
+        if state == "cancelled":
+            self.queue.cancel(job_id)
+        else:
+            self.queue.pause(job_id)
+        self.job_changed.emit(job_id)
+
+    def _progress(self, job_id: str, received: int) -> None:
+        job = self.queue.get(job_id)
+        if job is None or self._closing:
+            return
+        job.received = received
+        self._meters.setdefault(job_id, _Meter()).add(received)
+        self.job_changed.emit(job_id)
+
+    def _finished(self, job_id: str, path: Path | None, error: BaseException | None) -> None:
+        self._active = None
+        if self._closing:
+            return
+        if error is None:
+            self.queue.mark(job_id, "done", received=self._size(job_id))
+            self.file_ready.emit(str(path))
+        elif isinstance(error, DownloadCancelled):
+            if self._stop_as == "cancelled":
+                self.queue.cancel(job_id)
+            else:
+                self.queue.pause(job_id)
+        elif isinstance(error, HearthError):
+            log.info("Download %s failed: %s", job_id, error)
+            self.queue.mark(job_id, "failed", error=str(error))
+        else:
+            self.queue.mark(job_id, "failed", error=f"Unexpected error: {error}")
+            self.job_changed.emit(job_id)
+            raise error  # a bug: the crash dialog shows it
+        self.job_changed.emit(job_id)
+        self.pump()
+
+    def _size(self, job_id: str) -> int:
+        job = self.queue.get(job_id)
+        return job.size if job else 0

@@ -1,0 +1,109 @@
+"""Item models of the hub browser: search results, and one repository's GGUF files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from app.core.fit import Fit
+from app.core.hub import HubFile, HubRepo
+from app.core.units import human_size
+from app.ui.row_list_model import Index, RowListModel
+
+_FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
+FILE_COLUMNS = ("Quantisation", "Size", "Memory", "Fit", "")
+
+
+class HubRepoListModel(RowListModel[HubRepo]):
+    """Search results; ``RepoRole`` gives the repository id."""
+
+    RepoRole = Qt.ItemDataRole.UserRole + 1
+
+    def set_repos(self, repos: list[HubRepo]) -> None:
+        """Show these results."""
+        self._reset(list(repos))
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        repo = self._row_at(index)
+        if repo is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            lock = "  🔒 gated" if repo.gated else ""
+            return f"{repo.id}\n↓ {repo.downloads:,} · ♥ {repo.likes:,}{lock}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return ", ".join(repo.tags[:20])
+        if role == self.RepoRole:
+            return repo.id
+        return None
+
+
+class HubFileTableModel(QAbstractTableModel):
+    """A repository's GGUF models (split ones as one row), with memory need and fit.
+
+    The recommended file (the best quantisation that fits) is bold and marked ★.
+    """
+
+    FileRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[HubFile, Fit | None]] = []
+        self.recommended: HubFile | None = None
+
+    def set_files(self, rows: list[tuple[HubFile, Fit | None]],
+                  recommended: HubFile | None) -> None:
+        """Show these files with their fit (None: not estimated yet)."""
+        self.beginResetModel()
+        self._rows, self.recommended = list(rows), recommended
+        self.endResetModel()
+
+    def file_at(self, row: int) -> HubFile | None:
+        """The file in ``row``."""
+        return self._rows[row][0] if 0 <= row < len(self._rows) else None
+
+    def fit_at(self, row: int) -> Fit | None:
+        """The fit of the file in ``row`` (None when unknown)."""
+        return self._rows[row][1] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, hub_file: HubFile) -> int | None:
+        """The row showing ``hub_file``."""
+        return next((i for i, (f, _fit) in enumerate(self._rows) if f == hub_file), None)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(FILE_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(FILE_COLUMNS)):
+            return FILE_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        hub_file, fit = self._rows[index.row()]
+        column = index.column()
+        if role == self.FileRole:
+            return hub_file
+        if role == Qt.ItemDataRole.DisplayRole:
+            parts = f" ({len(hub_file.parts)} parts)" if len(hub_file.parts) > 1 else ""
+            texts = (hub_file.quantization or hub_file.path.rsplit("/", 1)[-1],
+                     human_size(hub_file.size) + parts,
+                     human_size(fit.need) if fit else "…", fit.label if fit else "…",
+                     "★ recommended" if hub_file == self.recommended else "")
+            return texts[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{hub_file.path}\n{fit.text}" if fit else hub_file.path
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and fit:
+            return QBrush(QColor(_FIT_COLOURS[fit.label]))
+        if role == Qt.ItemDataRole.FontRole and hub_file == self.recommended:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None

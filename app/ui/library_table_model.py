@@ -1,0 +1,122 @@
+"""The model library as a table: what each file is, its size, and whether it fits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from app.core.fit import Fit
+from app.core.library import LibraryModel
+from app.core.units import human_size
+
+Index = QModelIndex | QPersistentModelIndex
+COLUMNS = ("Name", "Size", "Quant", "Context", "File", "Memory", "Fit", "Where")
+_FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
+_SOURCES = {"library": "Library", "folder": "Linked folder", "file": "Linked file"}
+
+
+def _params(model: LibraryModel) -> str:
+    info = model.info
+    if info is None:
+        return ""
+    if info.size_label:
+        return info.size_label
+    count = info.parameter_count
+    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
+
+
+class LibraryTableModel(QAbstractTableModel):
+    """One row per model; unreadable files are rows too, with the reason in the Fit column.
+
+    ``ModelRole`` gives the LibraryModel, ``PathRole`` its path as a string.
+    """
+
+    ModelRole = Qt.ItemDataRole.UserRole + 1
+    PathRole = Qt.ItemDataRole.UserRole + 2
+
+    def __init__(self, assess: Callable[[LibraryModel], Fit | None],
+                 parent: Any = None) -> None:
+        super().__init__(parent)
+        self._assess = assess
+        self._rows: list[tuple[LibraryModel, Fit | None]] = []
+
+    def set_models(self, models: list[LibraryModel]) -> None:
+        """Show these models, assessing each one's fit again."""
+        self.beginResetModel()
+        self._rows = [(m, self._assess(m) if m.info is not None else None) for m in models]
+        self.endResetModel()
+
+    def refit(self) -> None:
+        """Assess every model again (the context length or free memory changed)."""
+        self.set_models([model for model, _fit in self._rows])
+
+    def model_at(self, row: int) -> LibraryModel | None:
+        """The model in ``row``, if any."""
+        return self._rows[row][0] if 0 <= row < len(self._rows) else None
+
+    def fit_at(self, row: int) -> Fit | None:
+        """The fit of the model in ``row``, if it is readable."""
+        return self._rows[row][1] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, path: str) -> int | None:
+        """The row of the model at ``path``."""
+        return next((i for i, (m, _f) in enumerate(self._rows) if str(m.path) == path), None)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(COLUMNS)):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        model, fit = self._rows[index.row()]
+        column = COLUMNS[index.column()]
+        if role == self.ModelRole:
+            return model
+        if role == self.PathRole:
+            return str(model.path)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(model, fit, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if model.error:
+                return model.error
+            return fit.text if column in ("Memory", "Fit") and fit else str(model.path)
+        if role == Qt.ItemDataRole.ForegroundRole and column == "Fit":
+            colour = "#c62828" if model.error else _FIT_COLOURS.get(fit.label if fit else "")
+            return QBrush(QColor(colour)) if colour else None
+        return None
+
+    @staticmethod
+    def _text(model: LibraryModel, fit: Fit | None, column: str) -> str:
+        info = model.info
+        if column == "Name":
+            return model.name
+        if column == "File":
+            return human_size(model.size)
+        if column == "Where":
+            return _SOURCES.get(model.source, model.source)
+        if column == "Fit":
+            return "unusable" if model.error else (fit.label if fit else "")
+        if info is None:
+            return ""
+        if column == "Size":
+            return _params(model)
+        if column == "Quant":
+            return info.quantization
+        if column == "Context":
+            return f"{info.context_length:,}" if info.context_length else "?"
+        if column == "Memory":
+            return human_size(fit.need) if fit else ""
+        return ""

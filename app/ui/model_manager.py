@@ -1,0 +1,89 @@
+"""The model manager window: Library, Discover (Hugging Face) and Downloads tabs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDialog, QTabWidget, QVBoxLayout, QWidget
+
+from app.chat.profile import Profile
+from app.core.errors import HearthError
+from app.core.fit import Fit, Hardware, detect_hardware, hardware_text
+from app.core.gguf_info import GGUFInfo
+from app.core.hub import HubFile
+from app.core.library import LibraryModel
+from app.core.model_fit import fit_of_file, fit_of_model
+from app.ui.download_runner import DownloadRunner
+from app.ui.downloads_page import DownloadsPage
+from app.ui.hub_page import HubPage
+from app.ui.library_page import LibraryPage
+
+
+class ModelManager(QDialog):
+    """Where models are found, downloaded, checked against this computer and configured.
+
+    Signals:
+        library_changed(): the set of usable models or their names changed.
+    """
+
+    library_changed = Signal()
+
+    def __init__(self, profile: Profile, runner: DownloadRunner,
+                 loaded: Callable[[], list[str]], edit_settings: Callable[[str], object],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Models")
+        self.resize(980, 640)
+        self.profile, self.runner = profile, runner
+        self.hardware: Hardware = detect_hardware()
+        self.library_page = LibraryPage(profile.library, profile.settings,
+                                        self._fit_of_model, loaded, self)
+        self.hub_page = HubPage(profile.hub_client, self._fit_of_file,
+                                profile.paths.config_dir, profile.paths.models_dir, self)
+        self.downloads_page = DownloadsPage(runner, self)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.library_page, "Library")
+        self.tabs.addTab(self.hub_page, "Discover")
+        self.tabs.addTab(self.downloads_page, "Downloads")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        self.library_page.set_hardware_text(hardware_text(self.hardware))
+        self.library_page.library_changed.connect(self.library_changed)
+        self.library_page.settings_requested.connect(edit_settings)
+        self.hub_page.download_requested.connect(self.download)
+        runner.file_ready.connect(self._file_ready)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+    def refresh_hardware(self) -> None:
+        """Measure free memory again and re-assess every model."""
+        self.hardware = detect_hardware()
+        self.library_page.set_hardware_text(hardware_text(self.hardware))
+        self.library_page.table_model.refit()
+
+    def download(self, hub_file: HubFile) -> list[str]:
+        """Queue every part of ``hub_file``; show the Downloads tab. Returns the job ids."""
+        ids = []
+        try:
+            for job in self.profile.download_jobs(hub_file):
+                ids.append(self.runner.add(job).id)
+        except HearthError as exc:
+            self.hub_page.banner.show_message(str(exc))
+        if ids:
+            self.tabs.setCurrentWidget(self.downloads_page)
+            self.downloads_page.select(ids[0])
+        return ids
+
+    def _fit_of_model(self, model: LibraryModel) -> Fit | None:
+        return fit_of_model(model, self.profile.settings, self.hardware)
+
+    def _fit_of_file(self, hub_file: HubFile, info: GGUFInfo | None) -> Fit:
+        return fit_of_file(hub_file, info, self.profile.settings, self.hardware)
+
+    def _file_ready(self, path: str) -> None:
+        self.library_page.reload(path)
+        self.library_changed.emit()
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.hub_page and not self.hub_page.repos.rowCount():
+            self.hub_page.search_edit.setFocus()

@@ -1,0 +1,282 @@
+"""The model manager as a user drives it: library, Hugging Face (local test hub), downloads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.chat.profile import Profile
+from app.core.fit import detect_hardware
+from app.core.gguf_info import read_gguf_info
+from app.core.memory import model_memory_bytes
+from app.core.paths import Paths
+from app.ui.downloads_page import DownloadListModel
+from app.ui.library_table_model import COLUMNS
+from app.ui.main_window import MainWindow
+
+REPO = "hearth-test/SmolLM2-135M-Instruct-GGUF"
+HUB_NAME = "smollm2-135m-instruct-Q4_1.gguf"
+CARD = (b"---\nlicense: apache-2.0\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n---\n\n"
+        b"# SmolLM2 135M Instruct\n\nA compact model for quick local chats.\n")
+
+
+def _cell(manager, row: int, column: str) -> str:
+    model = manager.library_page.table_model
+    return model.index(row, COLUMNS.index(column)).data()
+
+
+def _picker_names(window: MainWindow) -> list[str]:
+    return [window.models.index(i).data() for i in range(window.models.rowCount())]
+
+
+def _add_starter_repo(hub, starter_gguf: Path) -> None:
+    hub.add_repo(REPO, {HUB_NAME: starter_gguf, "README.md": CARD}, downloads=1234, likes=56)
+    hub.add_repo("someone/other-model-GGUF", {"other-Q8_0.gguf": b"GGUF" + b"\0" * 60},
+                 downloads=7)
+
+
+def _open_repo(qtbot, manager) -> None:
+    page = manager.hub_page
+    manager.tabs.setCurrentWidget(page)
+    with qtbot.waitSignal(page.repos.modelReset, timeout=15000):
+        page.search("smollm2")
+    assert page.repos.rowCount() == 1
+    page.results_view.setCurrentIndex(page.repos.index(0))
+    qtbot.waitUntil(lambda: page.files.rowCount() == 1 and page.listing is not None,
+                    timeout=15000)
+
+
+def test_library_lists_models_with_metadata_and_fit(qtbot, open_window, model_paths: Paths,
+                                                    model_path: str) -> None:
+    window = open_window(model_paths)
+    manager = window.open_model_manager()
+    assert manager.library_page.table_model.rowCount() == 1
+    assert _cell(manager, 0, "Quant") == "Q4_1"
+    assert _cell(manager, 0, "Context") == "8,192"
+    assert _cell(manager, 0, "Size") == "135M"
+    assert _cell(manager, 0, "Fit") in ("fits", "tight", "too big")
+    details = manager.library_page.details.text()
+    assert "llama" in details and "chat template included" in details
+    assert "licence apache-2.0" in details
+    # A longer context for the estimate needs more memory (with the context automatic).
+    window.profile.settings.set("n_ctx", 0)
+    manager.library_page.table_model.refit()
+    before = manager.library_page.table_model.fit_at(0).need
+    manager.library_page.context_spin.setValue(8192)
+    manager.library_page.context_spin.editingFinished.emit()
+    assert manager.library_page.table_model.fit_at(0).need > before
+    assert window.profile.settings.get("fit_context") == 8192
+    manager.library_page.context_spin.setValue(16384)  # more than the model was trained for
+    manager.library_page.context_spin.editingFinished.emit()
+    assert manager.library_page.table_model.fit_at(0).need == \
+        model_memory_bytes(read_gguf_info(model_path), 8192)
+
+
+def test_unreadable_file_is_listed_with_its_reason_but_cannot_be_chosen(
+        qtbot, open_window, model_paths: Paths) -> None:
+    (model_paths.models_dir / "broken.gguf").write_bytes(b"GGUF" + b"\xff" * 100)
+    window = open_window(model_paths)
+    manager = window.open_model_manager()
+    rows = {_cell(manager, r, "Name"): r for r in range(2)}
+    assert _cell(manager, rows["broken"], "Fit") == "unusable"
+    assert "broken.gguf" in manager.library_page.table_model.model_at(rows["broken"]).error
+    broken_row = window.models.row_of(str(model_paths.models_dir / "broken.gguf"))
+    assert not window.models.flags(window.models.index(broken_row)) & \
+        window.models.flags(window.models.index(1 - broken_row))
+    assert window.current_model_path().endswith("Q4_1.gguf")  # the usable one is chosen
+
+
+def test_rename_and_default_reach_the_model_picker(qtbot, open_window,
+                                                   model_paths: Paths, model_path: str) -> None:
+    window = open_window(model_paths)
+    manager = window.open_model_manager()
+    manager.library_page.rename("Tiny helper")
+    assert _picker_names(window) == ["Tiny helper  (98.4 MB)"]
+    assert window.profile.settings.model_overrides(model_path)["display_name"] == "Tiny helper"
+    manager.library_page.rename("")
+    assert _picker_names(window)[0].startswith("SmolLM2-135M-Instruct.Q4_1")
+    manager.library_page.make_default()
+    assert window.profile.settings.get("default_model") == model_path
+
+
+def test_settings_button_edits_the_selected_models_own_settings(
+        qtbot, open_window, model_paths: Paths, model_path: str) -> None:
+    window = open_window(model_paths)
+    manager = window.open_model_manager()
+    dialogs = []
+    manager.library_page.settings_requested.connect(
+        lambda path: dialogs.append(window.edit_model_settings(path)))
+    manager.library_page.settings_button.click()
+    dialog = dialogs[0]
+    dialog.editors["temperature"].setValue(0.2)
+    dialog.editors["n_ctx"].setValue(1024)
+    dialog.accept()
+    overrides = window.profile.settings.model_overrides(model_path)
+    assert overrides["temperature"] == 0.2 and overrides["n_ctx"] == 1024
+
+
+def test_delete_is_refused_while_loaded_and_removes_the_file_after(
+        qtbot, open_window, model_paths: Paths, model_path: str) -> None:
+    window = open_window(model_paths)
+    qtbot.waitUntil(lambda: window.bridge.client.loaded_models() == [model_path],
+                    timeout=60000)
+    manager = window.open_model_manager()
+    manager.library_page.delete(confirmed=True)
+    assert Path(model_path).exists()
+    assert "loaded" in manager.library_page.banner.label.text()
+    window.bridge.client.unload(model_path)
+    qtbot.waitUntil(lambda: not window.bridge.client.loaded_models(), timeout=10000)
+    with qtbot.waitSignal(manager.library_changed, timeout=5000):
+        manager.library_page.delete(confirmed=True)
+    assert not Path(model_path).exists()
+    assert window.models.rowCount() == 0
+
+
+def test_linked_folder_and_added_files_are_used_where_they_are(
+        qtbot, open_window, paths: Paths, starter_gguf: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "lm-studio" / "models" / "org"
+    folder.mkdir(parents=True)
+    os.link(starter_gguf, folder / "in-folder.gguf")
+    loose = tmp_path / "loose.gguf"
+    os.link(starter_gguf, loose)
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    manager.library_page.link_folder(str(tmp_path / "lm-studio"))
+    manager.library_page.add_file(str(loose), "link")
+    names = {_cell(manager, r, "Name"): _cell(manager, r, "Where") for r in range(2)}
+    assert names == {"in-folder": "Linked folder", "loose": "Linked file"}
+    assert not list(paths.models_dir.glob("*.gguf"))  # referenced, not copied
+    with qtbot.waitSignal(manager.library_changed, timeout=30000):
+        manager.library_page.add_file(str(loose), "copy")
+    assert (paths.models_dir / "loose.gguf").stat().st_size == starter_gguf.stat().st_size
+    # The links survive a restart.
+    reopened = Profile.open(paths)
+    assert {m.path.name for m in reopened.library.scan()} == {"in-folder.gguf", "loose.gguf"}
+    assert len(reopened.library.scan()) == 3
+
+
+def test_hub_search_lists_quants_with_fit_and_downloads_into_the_library(
+        qtbot, open_window, paths: Paths, hub, starter_gguf: Path) -> None:
+    _add_starter_repo(hub, starter_gguf)
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    page = manager.hub_page
+    files = page.files
+    assert files.index(0, 0).data() == "Q4_1"
+    assert files.index(0, 3).data() in ("fits", "tight", "too big")
+    if files.fit_at(0).label == "fits":
+        assert files.recommended == files.file_at(0)
+        assert files.index(0, 4).data() == "★ recommended"
+    assert "A compact model for quick local chats." in page.card.text()
+    assert "license:" not in page.card.text()  # the YAML front matter is not the card
+    page.files_view.selectRow(0)
+    with qtbot.waitSignal(window.downloads.file_ready, timeout=60000) as ready:
+        assert page.download(confirmed=True)
+        assert manager.tabs.currentWidget() is manager.downloads_page
+    target = paths.models_dir / HUB_NAME
+    assert ready.args == [str(target)]
+    assert read_gguf_info(target).quantization == "Q4_1"
+    assert not list((paths.data_dir / "downloads").glob("*.part"))
+    assert window.models.row_of(str(target)) is not None
+    assert manager.library_page.table_model.row_of(str(target)) is not None
+    status = manager.downloads_page.model.index(0).data(DownloadListModel.StatusRole)
+    assert status.startswith("Done")
+
+
+def test_pause_and_resume_from_the_downloads_tab(qtbot, open_window, paths: Paths, hub,
+                                                 starter_gguf: Path) -> None:
+    _add_starter_repo(hub, starter_gguf)
+    hub.rate = 8_000_000  # bytes/s: the 98 MB file takes ~12 s, time to pause it
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    manager.hub_page.files_view.selectRow(0)
+    manager.hub_page.download(confirmed=True)
+    downloads = manager.downloads_page
+    assert hub.wait_sent(HUB_NAME, 4_000_000, timeout=20)
+    qtbot.waitUntil(lambda: downloads.pause_button.isEnabled(), timeout=5000)
+    downloads.pause_button.click()
+    state = lambda: downloads.model.index(0).data(DownloadListModel.StateRole)
+    qtbot.waitUntil(lambda: state() == "paused", timeout=5000)
+    kept = sum(p.stat().st_size for p in (paths.data_dir / "downloads").glob("*.part"))
+    assert kept > 0
+    hub.rate = None
+    with qtbot.waitSignal(window.downloads.file_ready, timeout=60000):
+        downloads.resume_button.click()
+    starts = [seen.range_start for seen in hub.file_requests(HUB_NAME)]
+    assert starts[0] in (None, 0) and starts[-1] == kept  # it went on from the bytes kept
+    assert hub.sent(HUB_NAME) < starter_gguf.stat().st_size * 1.2  # not downloaded twice
+
+
+def test_a_download_goes_on_after_the_app_is_closed_and_opened_again(
+        qtbot, open_window, paths: Paths, hub, starter_gguf: Path) -> None:
+    _add_starter_repo(hub, starter_gguf)
+    hub.rate = 8_000_000
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    manager.hub_page.files_view.selectRow(0)
+    manager.hub_page.download(confirmed=True)
+    assert hub.wait_sent(HUB_NAME, 3_000_000, timeout=20)
+    window.close()
+    hub.rate = None
+    reopened = MainWindow(Profile.open(paths), fetch_starter=False)
+    qtbot.addWidget(reopened)
+    with qtbot.waitSignal(reopened.downloads.file_ready, timeout=60000):
+        pass
+    reopened.close()
+    assert (paths.models_dir / HUB_NAME).stat().st_size == starter_gguf.stat().st_size
+    assert len(hub.file_requests(HUB_NAME)) >= 2
+
+
+def test_offline_hub_gives_a_clear_message_and_the_library_keeps_working(
+        qtbot, open_window, model_paths: Paths) -> None:
+    window = open_window(model_paths)
+    window.profile.settings.set("hub_endpoint", "http://127.0.0.1:9")  # nothing listens
+    manager = window.open_model_manager()
+    manager.tabs.setCurrentWidget(manager.hub_page)
+    manager.hub_page.search("qwen")
+    banner = manager.hub_page.banner
+    qtbot.waitUntil(banner.isVisible, timeout=20000)
+    assert "reach" in banner.label.text()
+    assert manager.library_page.table_model.rowCount() == 1
+
+
+def test_a_model_too_big_for_this_computer_is_not_loaded_ahead(
+        qtbot, open_window, model_paths: Paths, model_path: str) -> None:
+    info = read_gguf_info(model_path)
+    if model_memory_bytes(info, 1 << 20, "f32", "f32") < detect_hardware().ram_available:
+        pytest.skip("this computer has room even for a million-token f32 cache")
+    settings = Profile.open(model_paths).settings
+    settings.set_model_override(model_path, "n_ctx", 1 << 20)
+    settings.set_model_override(model_path, "type_k", "f32")
+    settings.set_model_override(model_path, "type_v", "f32")
+    window = open_window(model_paths)
+    window._model_chosen(window.model_picker.currentIndex())
+    assert "may not fit" in window.banner.label.text()
+    assert window.bridge.client.loaded_models() == []
+
+
+def test_downloading_a_file_that_may_not_fit_asks_first(qtbot, open_window, paths: Paths,
+                                                        hub, starter_gguf: Path) -> None:
+    _add_starter_repo(hub, starter_gguf)
+    window = open_window(paths)
+    window.profile.settings.set("n_ctx", 1 << 20)
+    window.profile.settings.set("type_k", "f32")
+    window.profile.settings.set("type_v", "f32")
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    page = manager.hub_page
+    if page.files.fit_at(0).label == "fits":
+        pytest.skip("this computer has room even for a million-token f32 cache")
+    page.files_view.selectRow(0)
+    assert not page.download()
+    assert page.fit_warning is not None and page.fit_warning.isVisible()
+    assert "needs" in page.fit_warning.text()
+    assert window.downloads.queue.jobs == []
+    page.fit_warning.button(QMessageBox.StandardButton.No).click()
+    assert window.downloads.queue.jobs == []
