@@ -45,11 +45,11 @@ def status_problem(status: int, error_code: str, subject: str,
             message = (f"Hugging Face refused access to {subject}: the access token was "
                        "rejected or has no access to this gated repository.")
             hint = ("Accept the model's terms on its Hugging Face page with the account of "
-                    "the token, or enter another token in Settings.")
+                    "the token, or enter another token (Models → Discover → Access token…).")
         else:
             message = f"{subject} is gated: Hugging Face needs an access token for it."
             hint = ("Accept the model's terms on its Hugging Face page, then add an access "
-                    "token in Settings.")
+                    "token (Models → Discover → Access token…).")
         return message, hint
     if error_code == "RepoNotFound" or (status == 404 and not error_code):
         return (f"{subject} was not found on Hugging Face.",

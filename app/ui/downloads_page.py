@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -91,8 +92,17 @@ class _DownloadDelegate(QStyledItemDelegate):
     """Draws a job as its name, a progress bar and its status line."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        lines = 3 + str(index.data(DownloadListModel.StatusRole) or "").count("\n")
-        return QSize(option.rect.width(), option.fontMetrics.height() * lines + 22)
+        view = self.parent()
+        width = view.viewport().width() - 2 * view.spacing()
+        line = option.fontMetrics.height()
+        return QSize(width, 2 * line + 16 + self._status_height(option, index, width))
+
+    @staticmethod
+    def _status_height(option: QStyleOptionViewItem, index: QModelIndex, width: int) -> int:
+        status = str(index.data(DownloadListModel.StatusRole) or "")
+        bounds = option.fontMetrics.boundingRect(QRect(0, 0, max(50, width - 16), 10_000),
+                                                 Qt.TextFlag.TextWordWrap, status)
+        return bounds.height()
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         style = option.widget.style() if option.widget else QApplication.style()
@@ -109,9 +119,15 @@ class _DownloadDelegate(QStyledItemDelegate):
         bar.textVisible = False
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
         status = str(index.data(DownloadListModel.StatusRole) or "")
+        failed = index.data(DownloadListModel.StateRole) == "failed"
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.save()
+        if failed and not selected:
+            painter.setPen(QColor("#8a1c1c"))
         painter.drawText(QRect(rect.left(), rect.top() + 2 * line + 8, rect.width(),
                                rect.height() - 2 * line - 8),
                          Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, status)
+        painter.restore()
 
 
 class DownloadsPage(QWidget):
@@ -125,6 +141,9 @@ class DownloadsPage(QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(_DownloadDelegate(self.view))
         self.view.setUniformItemSizes(False)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setSpacing(2)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.empty_label = QLabel("No downloads yet. Find models in the Discover tab.")
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")

@@ -30,8 +30,8 @@ class HubRepoListModel(RowListModel[HubRepo]):
         if repo is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            lock = "  🔒 gated" if repo.gated else ""
-            return f"{repo.id}\n↓ {repo.downloads:,} · ♥ {repo.likes:,}{lock}"
+            gated = " · gated" if repo.gated else ""
+            return f"{repo.id}\n{repo.downloads:,} downloads · {repo.likes:,} likes{gated}"
         if role == Qt.ItemDataRole.ToolTipRole:
             return ", ".join(repo.tags[:20])
         if role == self.RepoRole:

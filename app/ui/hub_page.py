@@ -72,6 +72,8 @@ class HubPage(QWidget):
         self.results_view = QListView()
         self.results_view.setModel(self.repos)
         self.results_view.setWordWrap(True)
+        self.results_view.setMinimumWidth(260)
+        self.results_view.setSpacing(3)
         self.files_view = QTableView()
         self.files_view.setModel(self.files)
         self.files_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -81,11 +83,12 @@ class HubPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.repo_title = QLabel()
+        self.repo_title.setWordWrap(True)
         self.repo_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.card = QLabel()
         self.card.setWordWrap(True)
         self.card.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.card.setTextFormat(Qt.TextFormat.PlainText)
+        self.card.setTextFormat(Qt.TextFormat.MarkdownText)  # links shown, never opened
         self.download_button = QPushButton("Download")
         self.download_button.setEnabled(False)
         top = QHBoxLayout()
@@ -102,6 +105,7 @@ class HubPage(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.results_view)
         splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
         splitter.setSizes([330, 570])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -163,7 +167,9 @@ class HubPage(QWidget):
         recommended = recommend(listing.files, fits.get)
         self.files.set_files(rows, recommended)
         count = len(listing.files)
-        note = f" · {remote.note}" if remote.note else ""
+        note = "".join(f" · {text}" for text in (
+            "gated: downloads need your access token" if listing.gated else "",
+            remote.note) if text)
         self.repo_title.setText(f"<b>{listing.repo_id}</b> — {count} GGUF "
                                 f"model{'s' if count != 1 else ''}{note}")
         self.card.setText(listing.card_excerpt or "(no model card)")

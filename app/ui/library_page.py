@@ -117,7 +117,7 @@ class LibraryPage(QWidget):
     # -- reading ---------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
         """Scan the library (cached metadata makes this quick) and show it."""
-        current = select or self.current_path()
+        current = select or self.current_path() or self.settings.get("default_model")
         self.table_model.set_models(self.library.scan())
         self.problems_label.setText("\n".join(self.library.problems))
         self.problems_label.setVisible(bool(self.library.problems))
@@ -160,6 +160,9 @@ class LibraryPage(QWidget):
         for button in (self.rename_button, self.default_button, self.settings_button):
             button.setEnabled(usable)
         self.delete_button.setEnabled(model is not None and model.source != "folder")
+        self.delete_button.setToolTip(
+            "Files in a linked folder belong to that folder; Hearth does not delete them"
+            if model is not None and model.source == "folder" else "")
         self.delete_button.setText("Remove link…" if model and model.source == "file"
                                    else "Delete…")
         self.unlink_button.setEnabled(model is not None and model.source == "folder")

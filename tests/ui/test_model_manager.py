@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backends import fail
 from PySide6.QtWidgets import QMessageBox
 
 from app.chat.profile import Profile
@@ -16,6 +19,7 @@ from app.core.paths import Paths
 from app.ui.downloads_page import DownloadListModel
 from app.ui.library_table_model import COLUMNS
 from app.ui.main_window import MainWindow
+from tests.gguf_files import write_gguf
 
 REPO = "hearth-test/SmolLM2-135M-Instruct-GGUF"
 HUB_NAME = "smollm2-135m-instruct-Q4_1.gguf"
@@ -280,3 +284,44 @@ def test_downloading_a_file_that_may_not_fit_asks_first(qtbot, open_window, path
     assert window.downloads.queue.jobs == []
     page.fit_warning.button(QMessageBox.StandardButton.No).click()
     assert window.downloads.queue.jobs == []
+
+
+@pytest.fixture
+def no_system_keyring() -> Iterator[None]:
+    """Tokens go to the profile's private file, never to this computer's real keyring."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_a_gated_model_downloads_once_the_access_token_is_saved(
+        qtbot, open_window, paths: Paths, hub, tmp_path: Path, no_system_keyring) -> None:
+    model = write_gguf(tmp_path / "gated-Q4_0.gguf", context=2048, tensors=4)
+    hub.add_repo("org/Gated-GGUF", {model.name: model}, gated=True)
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    page = manager.hub_page
+    manager.tabs.setCurrentWidget(page)
+    with qtbot.waitSignal(page.repos.modelReset, timeout=15000):
+        page.search("gated")
+    assert page.repos.index(0).data().endswith(" · gated")
+    page.results_view.setCurrentIndex(page.repos.index(0))
+    qtbot.waitUntil(lambda: page.files.rowCount() == 1, timeout=15000)
+    assert "downloads need your access token" in page.repo_title.text()
+    page.files_view.selectRow(0)
+    page.download(confirmed=True)
+    downloads = manager.downloads_page
+    state = lambda: downloads.model.index(0).data(DownloadListModel.StateRole)  # noqa: E731
+    qtbot.waitUntil(lambda: state() == "failed", timeout=15000)
+    assert "access token" in downloads.model.index(0).data(DownloadListModel.StatusRole)
+    assert downloads.resume_button.text() == "Retry"
+    page.set_token(f"  {hub.token}\n")
+    assert "Access token saved" in page.status.text()
+    assert "readable only by you" in page.status.text()
+    with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
+        downloads.resume_button.click()
+    assert (paths.models_dir / model.name).read_bytes() == model.read_bytes()
+    assert hub.file_requests(model.name)[-1].authorization == f"Bearer {hub.token}"
+    page.set_token("")
+    assert "removed" in page.status.text()
