@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.core.fit import Fit
 from app.core.hub import HubFile, HubRepo
 from app.core.units import human_size
 from app.ui.row_list_model import Index, RowListModel
+from app.ui.row_table_model import RowTableModel
 
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
 FILE_COLUMNS = ("Quantisation", "Size", "Memory", "Fit", "")
@@ -39,25 +40,24 @@ class HubRepoListModel(RowListModel[HubRepo]):
         return None
 
 
-class HubFileTableModel(QAbstractTableModel):
+class HubFileTableModel(RowTableModel[tuple[HubFile, "Fit | None"]]):
     """A repository's GGUF models (split ones as one row), with memory need and fit.
 
     The recommended file (the best quantisation that fits) is bold and marked ★.
     """
 
     FileRole = Qt.ItemDataRole.UserRole + 1
+    columns = FILE_COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[tuple[HubFile, Fit | None]] = []
         self.recommended: HubFile | None = None
 
     def set_files(self, rows: list[tuple[HubFile, Fit | None]],
                   recommended: HubFile | None) -> None:
         """Show these files with their fit (None: not estimated yet)."""
-        self.beginResetModel()
-        self._rows, self.recommended = list(rows), recommended
-        self.endResetModel()
+        self.recommended = recommended
+        self._reset(list(rows))
 
     def file_at(self, row: int) -> HubFile | None:
         """The file in ``row``."""
@@ -71,23 +71,11 @@ class HubFileTableModel(QAbstractTableModel):
         """The row showing ``hub_file``."""
         return next((i for i, (f, _fit) in enumerate(self._rows) if f == hub_file), None)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(FILE_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(FILE_COLUMNS)):
-            return FILE_COLUMNS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self._row_at(index)
+        if row is None:
             return None
-        hub_file, fit = self._rows[index.row()]
+        hub_file, fit = row
         column = index.column()
         if role == self.FileRole:
             return hub_file

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 
 from app.core.fit import Fit
 from app.core.library import LibraryModel
 from app.core.units import human_size
+from app.ui.row_table_model import Index, RowTableModel
 
-Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Name", "Size", "Quant", "Context", "File", "Memory", "Fit", "Where")
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
 _SOURCES = {"library": "Library", "folder": "Linked folder", "file": "Linked file"}
@@ -28,7 +28,7 @@ def _params(model: LibraryModel) -> str:
     return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
-class LibraryTableModel(QAbstractTableModel):
+class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):
     """One row per model; unreadable files are rows too, with the reason in the Fit column.
 
     ``ModelRole`` gives the LibraryModel, ``PathRole`` its path as a string.
@@ -36,18 +36,16 @@ class LibraryTableModel(QAbstractTableModel):
 
     ModelRole = Qt.ItemDataRole.UserRole + 1
     PathRole = Qt.ItemDataRole.UserRole + 2
+    columns = COLUMNS
 
     def __init__(self, assess: Callable[[LibraryModel], Fit | None],
                  parent: Any = None) -> None:
         super().__init__(parent)
         self._assess = assess
-        self._rows: list[tuple[LibraryModel, Fit | None]] = []
 
     def set_models(self, models: list[LibraryModel]) -> None:
         """Show these models, assessing each one's fit again."""
-        self.beginResetModel()
-        self._rows = [(m, self._assess(m) if m.info is not None else None) for m in models]
-        self.endResetModel()
+        self._reset([(m, self._assess(m) if m.info is not None else None) for m in models])
 
     def refit(self) -> None:
         """Assess every model again (the context length or free memory changed)."""
@@ -65,23 +63,11 @@ class LibraryTableModel(QAbstractTableModel):
         """The row of the model at ``path``."""
         return next((i for i, (m, _f) in enumerate(self._rows) if str(m.path) == path), None)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(COLUMNS)):
-            return COLUMNS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self._row_at(index)
+        if row is None:
             return None
-        model, fit = self._rows[index.row()]
+        model, fit = row
         column = COLUMNS[index.column()]
         if role == self.ModelRole:
             return model

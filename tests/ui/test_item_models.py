@@ -85,3 +85,43 @@ def test_conversation_list_reads_a_page_at_a_time(qtmodeltester, paths: Paths) -
     assert model.rowCount() == PAGE + 30 and not model.canFetchMore()
     assert sorted(model.conversation_id(i) for i in range(model.rowCount())) == sorted(ids)
     qtmodeltester.check(model)
+
+
+def test_library_table_model_shows_usable_and_unusable_files(qtmodeltester,
+                                                             model_paths: Paths) -> None:
+    from app.core.fit import Fit
+    from app.ui.library_table_model import COLUMNS, LibraryTableModel
+
+    (model_paths.models_dir / "broken.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")
+    fit = Fit("tight", 900, 1000, "RAM", "tight: needs 900 bytes of 1000 bytes free RAM")
+    model = LibraryTableModel(lambda _m: fit)
+    model.set_models(ModelLibrary(model_paths.models_dir).scan())
+    qtmodeltester.check(model)
+    cells = [[model.index(r, c).data() for c in range(len(COLUMNS))] for r in range(2)]
+    assert cells[0][COLUMNS.index("Fit")] == "unusable" and cells[0][1:4] == [""] * 3
+    assert cells[0][COLUMNS.index("File")] == "8 bytes"
+    assert cells[1][COLUMNS.index("Quant")] == "Q4_1"
+    assert cells[1][COLUMNS.index("Fit")] == "tight"
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "Name"
+    assert "too short to be a model" in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_hub_models_list_repos_and_files(qtmodeltester) -> None:
+    from app.core.fit import Fit
+    from app.core.hub import HubFile, HubPart, HubRepo
+    from app.ui.hub_models import HubFileTableModel, HubRepoListModel
+
+    repos = HubRepoListModel()
+    repos.set_repos([HubRepo("org/A-GGUF", 1200, 3, ("gguf",), True, "2024-01-01")])
+    qtmodeltester.check(repos)
+    assert repos.index(0).data() == "org/A-GGUF\n1,200 downloads · 3 likes · gated"
+    small = HubFile("org/A-GGUF", "a" * 40, "a-Q4_0.gguf",
+                    (HubPart("a-Q4_0.gguf", 1000, "0" * 64),), 1000, "Q4_0")
+    big = HubFile("org/A-GGUF", "a" * 40, "a-F16.gguf",
+                  (HubPart("a-F16.gguf", 4000, "1" * 64),), 4000, "F16")
+    files = HubFileTableModel()
+    files.set_files([(small, Fit("fits", 1500, 9000, "RAM", "fits")), (big, None)], small)
+    qtmodeltester.check(files)
+    assert [files.index(0, c).data() for c in range(5)] == \
+        ["Q4_0", "1 KB", "2 KB", "fits", "★ recommended"]
+    assert [files.index(1, c).data() for c in range(5)] == ["F16", "4 KB", "…", "…", ""]
