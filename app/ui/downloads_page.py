@@ -194,3 +194,25 @@ class DownloadsPage(QWidget):
         self.resume_button.setText("Retry" if state == "failed" else "Resume")
         self.cancel_button.setEnabled(state in ("queued", "downloading", "paused", "failed"))
         self.remove_button.setEnabled(state in ("done", "cancelled", "failed"))
+
+
+class DownloadIndicator(QLabel):
+    """A status-bar line for the running download; hidden when none runs."""
+
+    def __init__(self, runner: DownloadRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        runner.job_changed.connect(lambda _job_id: self.refresh())
+        runner.jobs_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the running download's progress and speed, or hide."""
+        job = next((j for j in self._runner.queue.jobs if self._runner.is_active(j.id)), None)
+        self.setVisible(job is not None)
+        if job is None:
+            return
+        percent = 100 * job.received // job.size if job.size else 0
+        speed = self._runner.speed(job.id)
+        self.setText(f"Downloading {job.target_name}: {percent} %"
+                     + (f" · {human_speed(speed)}" if speed else ""))

@@ -38,6 +38,7 @@ from app.ui.composer import Composer
 from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.download_runner import DownloadRunner
+from app.ui.downloads_page import DownloadIndicator
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_banner import ErrorBanner
 from app.ui.menus import build_menus
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.undo_bar = UndoBar()
         self.statusBar().addPermanentWidget(self.undo_bar)
+        self.statusBar().addPermanentWidget(DownloadIndicator(self.downloads))
         self.actions_ = ConversationActions(self.profile.history, self.chat,
                                             self.conversation_view, self.conversations,
                                             self.undo_bar)
@@ -179,7 +181,7 @@ class MainWindow(QMainWindow):
         self.model_picker.currentIndexChanged.connect(self._model_chosen)
         self.model_settings_button.clicked.connect(self.edit_model_settings)
         self.models_button.clicked.connect(self.open_model_manager)
-        self.downloads.file_ready.connect(lambda _path: self._library_changed())
+        self.downloads.file_ready.connect(self._download_ready)
         self.chat_settings_button.clicked.connect(self.edit_chat_settings)
         self.chat.busy_changed.connect(self._busy_changed)
         self.chat.error_occurred.connect(self.banner.show_message)
@@ -245,6 +247,11 @@ class MainWindow(QMainWindow):
 
     def _library_changed(self) -> None:
         self._reload_models(self.current_model_path())
+
+    def _download_ready(self, path: str) -> None:
+        self._library_changed()
+        self.statusBar().showMessage(f"{Path(path).name} was downloaded and verified; it is "
+                                     "in your model library.", 10000)
 
     def edit_model_settings(self, path: str | None = None) -> SettingsDialog | None:
         """Edit a model's own settings, by default the chosen one's (returns the dialog)."""

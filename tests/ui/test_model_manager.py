@@ -16,7 +16,7 @@ from app.core.fit import detect_hardware
 from app.core.gguf_info import read_gguf_info
 from app.core.memory import model_memory_bytes
 from app.core.paths import Paths
-from app.ui.downloads_page import DownloadListModel
+from app.ui.downloads_page import DownloadIndicator, DownloadListModel
 from app.ui.library_table_model import COLUMNS
 from app.ui.main_window import MainWindow
 from tests.gguf_files import write_gguf
@@ -203,9 +203,13 @@ def test_pause_and_resume_from_the_downloads_tab(qtbot, open_window, paths: Path
     downloads = manager.downloads_page
     assert hub.wait_sent(HUB_NAME, 4_000_000, timeout=20)
     qtbot.waitUntil(lambda: downloads.pause_button.isEnabled(), timeout=5000)
+    indicator = window.statusBar().findChild(DownloadIndicator)
+    qtbot.waitUntil(lambda: " %" in indicator.text(), timeout=5000)
+    assert indicator.text().startswith(f"Downloading {HUB_NAME}: ")
     downloads.pause_button.click()
     state = lambda: downloads.model.index(0).data(DownloadListModel.StateRole)
     qtbot.waitUntil(lambda: state() == "paused", timeout=5000)
+    assert indicator.isHidden()
     kept = sum(p.stat().st_size for p in (paths.data_dir / "downloads").glob("*.part"))
     assert kept > 0
     hub.rate = None
