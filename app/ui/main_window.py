@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self.conversations.reload()
         self._reload_models(model_path or profile.settings.get("default_model"))
-        if fetch_starter and self.models.rowCount() == 0 and not model_path:
+        if fetch_starter and not self.models.usable_count() and not model_path:
             self._fetch_starter_model()
         self.downloads.pump()  # downloads the app was closed during go on
 

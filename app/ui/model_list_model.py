@@ -31,6 +31,10 @@ class ModelListModel(RowListModel[LibraryModel]):
         """The library entry in ``row``."""
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    def usable_count(self) -> int:
+        """How many listed models can be used (readable, complete GGUF files)."""
+        return sum(1 for entry in self._rows if not entry.error)
+
     def flags(self, index: Index) -> Qt.ItemFlag:
         entry = self._row_at(index)
         if entry is not None and entry.error:

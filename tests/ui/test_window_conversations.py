@@ -79,6 +79,19 @@ def test_first_start_fetches_the_starter_model(qtbot, paths: Paths,
     window.close()
 
 
+def test_a_library_of_only_unusable_files_still_gets_the_starter_model(
+        qtbot, paths: Paths, starter_gguf: Path) -> None:
+    from app.ui.main_window import MainWindow
+
+    (paths.models_dir / "broken.gguf").write_bytes(b"GGUF")
+    window = MainWindow(Profile.open(paths), fetch_starter=True)
+    qtbot.addWidget(window)
+    starter = str(paths.models_dir / starter_gguf.name)
+    qtbot.waitUntil(lambda: window.current_model_path() == starter, timeout=60_000)
+    assert window.models.rowCount() == 2 and window.models.usable_count() == 1
+    window.close()
+
+
 def test_background_op_reports_on_the_gui_thread(qtbot) -> None:
     from PySide6.QtCore import QThread
 
