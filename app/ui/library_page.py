@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -49,9 +50,25 @@ class LibraryPage(QWidget):
                  loaded: Callable[[], list[str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library, self.settings, self._loaded = library, settings, loaded
+        self.add_question: QMessageBox | None = None
         self.table_model = LibraryTableModel(assess, self)
         self._build()
+        self.setAcceptDrops(True)  # GGUF files dropped here are added like "Add file…"
         self.reload()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_models(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for path in self._dropped_models(event.mimeData()):
+            self.add_file(path)
+        event.acceptProposedAction()
+
+    @staticmethod
+    def _dropped_models(mime: QMimeData) -> list[str]:
+        return [url.toLocalFile() for url in mime.urls()
+                if url.isLocalFile() and url.toLocalFile().lower().endswith(".gguf")]
 
     def _build(self) -> None:
         self.table = QTableView()
@@ -80,6 +97,8 @@ class LibraryPage(QWidget):
         self.problems_label.setStyleSheet("color: #b26a00")
         self.banner = ErrorBanner()
         self.add_button = QPushButton("Add file…")
+        self.add_button.setToolTip("Add a GGUF file (or drop one here): copied into the "
+                                   "library, or used where it is")
         self.link_button = QPushButton("Link folder…")
         self.unlink_button = QPushButton("Unlink folder")
         self.rename_button = QPushButton("Rename…")
@@ -181,16 +200,8 @@ class LibraryPage(QWidget):
             if not path:
                 return
         if mode is None:
-            box = QMessageBox(QMessageBox.Icon.Question, "Add a model file",
-                              f"Copy {Path(path).name} into Hearth's library, or use it "
-                              "where it is?", parent=self)
-            copy = box.addButton("Copy into library", QMessageBox.ButtonRole.AcceptRole)
-            box.addButton("Use where it is", QMessageBox.ButtonRole.ActionRole)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-            box.exec()
-            if box.clickedButton() not in box.buttons()[:2]:
-                return
-            mode = "copy" if box.clickedButton() is copy else "link"
+            self._ask_how_to_add(path)
+            return
         if mode == "link":
             self._run(lambda: self.library.import_file(Path(path), "link"))
             return
@@ -202,6 +213,18 @@ class LibraryPage(QWidget):
             .success(lambda new: self._changed(str(new))) \
             .failure(self._failed) \
             .run_in_background()
+
+    def _ask_how_to_add(self, path: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Add a model file",
+                          f"Copy {Path(path).name} into Hearth's library, or use it where "
+                          "it is?", parent=self)
+        copy = box.addButton("Copy into library", QMessageBox.ButtonRole.AcceptRole)
+        link = box.addButton("Use where it is", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button in (copy, link) and self.add_file(
+            path, "copy" if button is copy else "link"))
+        self.add_question = box  # kept for tests; it closes itself
+        box.open()
 
     def _copy(self, source: Path, cancel: threading.Event,
               progress: Callable[[object], None]) -> Path:

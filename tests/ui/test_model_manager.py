@@ -9,6 +9,8 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.chat.profile import Profile
@@ -329,3 +331,24 @@ def test_a_gated_model_downloads_once_the_access_token_is_saved(
     assert hub.file_requests(model.name)[-1].authorization == f"Bearer {hub.token}"
     page.set_token("")
     assert "removed" in page.status.text()
+
+
+def test_a_gguf_dropped_on_the_library_is_added_as_the_user_chooses(
+        qtbot, open_window, paths: Paths, starter_gguf: Path, tmp_path: Path) -> None:
+    loose = tmp_path / "dropped.gguf"
+    os.link(starter_gguf, loose)
+    window = open_window(paths)
+    page = window.open_model_manager().library_page
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(loose)), QUrl.fromLocalFile(str(tmp_path / "a.txt"))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    page.dropEvent(drop)
+    question = page.add_question
+    assert question.isVisible() and "dropped.gguf" in question.text()
+    link = next(b for b in question.buttons() if b.text() == "Use where it is")
+    with qtbot.waitSignal(page.library_changed, timeout=5000):
+        link.click()
+    assert window.models.row_of(str(loose)) is not None
+    assert window.profile.settings.get("library_files") == [str(loose)]
+    assert not list(paths.models_dir.glob("*.gguf"))
