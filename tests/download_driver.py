@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repo:
         listing = profile.hub_client().listing(args.repo)
         [hub_file] = [f for f in listing.files if f.path == args.file]
-        for job in profile.download_jobs(hub_file):
-            runner.add(job)
+        runner.add(profile.download_jobs(hub_file))
     window.show()
     return app.exec()
 

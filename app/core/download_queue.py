@@ -35,6 +35,7 @@ class DownloadQueue:
         self.library_dir = library_dir
         self.jobs: list[DownloadJob] = []
         self._lock = threading.RLock()
+        self._unreadable = False  # the queue file could not be read at start
         state_dir.mkdir(parents=True, exist_ok=True)
         self._load()
         self.restore_after_restart()
@@ -55,19 +56,30 @@ class DownloadQueue:
 
     def add(self, job: DownloadJob) -> DownloadJob:
         """Queue a job; ``DownloadError`` if the same file, or its library name, is queued."""
+        return self.add_all([job])[0]
+
+    def add_all(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
+        """Queue several jobs (the parts of one model): all of them, or none.
+
+        ``DownloadError`` if one of them is queued already, or would be saved under a name
+        another unfinished download (or another of them) will take.
+        """
         with self._lock:
-            for other in self.jobs:
-                if other.state not in ACTIVE_STATES:
-                    continue
-                if (other.repo_id, other.revision, other.path) == \
-                        (job.repo_id, job.revision, job.path):
-                    raise DownloadError(f"{job.target_name} is already in the download queue.")
-                if other.target_name == job.target_name:
-                    raise DownloadError(f"Another download will be saved as {job.target_name}.",
-                                        "Wait for it to finish, or cancel it first.")
-            self.jobs.append(job)
+            taken = [other for other in self.jobs if other.state in ACTIVE_STATES]
+            for job in jobs:
+                for other in taken:
+                    if (other.repo_id, other.revision, other.path) == \
+                            (job.repo_id, job.revision, job.path):
+                        raise DownloadError(f"{job.target_name} is already in the download "
+                                            "queue.")
+                    if other.target_name == job.target_name:
+                        raise DownloadError(f"Another download will be saved as "
+                                            f"{job.target_name}.",
+                                            "Wait for it to finish, or cancel it first.")
+                taken.append(job)
+            self.jobs.extend(jobs)
             self._save()
-        return job
+        return jobs
 
     def next_runnable(self) -> DownloadJob | None:
         """The first queued job (the one to start next)."""
@@ -105,10 +117,10 @@ class DownloadQueue:
             self._save()
 
     def remove(self, job_id: str) -> None:
-        """Forget a done, failed or cancelled job (a failed job's part file goes too)."""
+        """Forget a done or cancelled job (cancel a failed one first: that deletes its part)."""
         with self._lock:
             job = self._job(job_id)
-            if job.state not in ("done", "failed", "cancelled"):
+            if job.state not in ("done", "cancelled"):
                 raise ValueError(f"a {job.state} download cannot be removed; cancel it first")
             self._delete_part(job)
             self.jobs.remove(job)
@@ -150,7 +162,13 @@ class DownloadQueue:
             log.warning("Could not delete %s: %s", self.part_path(job), exc)
 
     def _drop_orphan_parts(self) -> None:
-        """Delete part files no unfinished job owns (left by a lost or reset queue)."""
+        """Delete part files no unfinished job owns (left by a cancelled or removed job).
+
+        Not after the queue file could not be read: those parts may be all that is left
+        of downloads the user still wants, and a newer Hearth may read that file again.
+        """
+        if self._unreadable:
+            return
         owned = {self.part_path(job).name for job in self.jobs if job.state in ACTIVE_STATES}
         for part in self.state_dir.glob("*.part"):
             if part.name not in owned:
@@ -165,19 +183,32 @@ class DownloadQueue:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
                 raise ValueError(f"not a version {FORMAT_VERSION} download queue")
-            self.jobs = [DownloadJob.from_dict(item) for item in data["jobs"]]
+            items = list(data["jobs"])
         except (OSError, ValueError, TypeError, KeyError) as exc:
             bad = path.with_name(path.name + ".bad")
             log.warning("The download queue %s is unreadable (%s); it was set aside as %s "
-                        "and the queue starts empty.", path, exc, bad)
+                        "and the queue starts empty (partial files are kept).", path, exc, bad)
             os.replace(path, bad)
-            self.jobs = []
+            self.jobs, self._unreadable = [], True
+            return
+        for item in items:
+            try:
+                self.jobs.append(DownloadJob.from_dict(item))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                log.warning("Skipping a damaged entry of the download queue %s: %s", path, exc)
+                self._unreadable = True  # its part file, if any, is kept
 
     def _save(self) -> None:
+        """Write the queue file; when that fails (a full disk), the queue goes on in memory."""
         data = {"version": FORMAT_VERSION, "jobs": [job.to_dict() for job in self.jobs]}
         temporary = self.queue_path.with_name(QUEUE_FILE + ".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.queue_path)
+        try:
+            with temporary.open("w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.queue_path)
+        except OSError as exc:
+            log.warning("Could not save the download queue %s (%s); the downloads go on, "
+                        "but a restart now would forget the latest changes.",
+                        self.queue_path, exc)

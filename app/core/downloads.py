@@ -53,8 +53,20 @@ def transfer(job: DownloadJob, *, url: str, headers: dict[str, str], part_path: 
     Returns the file's path in ``library_dir``. ``progress`` gets the bytes received so
     far, at most about ten times a second. Raises ``DownloadCancelled`` soon after
     ``cancel`` is set, ``DiskFullError`` when space runs out, ``DownloadError`` for
-    every other known failure.
+    every other known failure (a file that cannot be read or written included).
     """
+    try:
+        return _transfer(job, url, headers, part_path, library_dir, cancel, progress,
+                         stall_timeout, free_space)
+    except OSError as exc:
+        where = exc.filename or part_path
+        raise DownloadError(f"Could not read or write {where} while downloading "
+                            f"{job.target_name}: {exc.strerror or exc}.", KEPT) from exc
+
+
+def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Path,
+              library_dir: Path, cancel: threading.Event, progress: Callable[[int], None],
+              stall_timeout: float, free_space: Callable[[Path], int]) -> Path:
     if safe_file_name(job.target_name) != job.target_name:
         raise DownloadError(f"{job.target_name!r} is not a plain file name.")
     if not _SHA256.fullmatch(job.sha256):
@@ -62,7 +74,7 @@ def transfer(job: DownloadJob, *, url: str, headers: dict[str, str], part_path: 
                             "could not be verified; it was not downloaded.",
                             "Choose another file of this model.")
     final = library_dir / job.target_name
-    if _already_there(job, final):
+    if _already_there(job, final, cancel):
         part_path.unlink(missing_ok=True)
         return final
     part_path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,17 +93,17 @@ def transfer(job: DownloadJob, *, url: str, headers: dict[str, str], part_path: 
         raise DownloadError(f"{job.target_name} did not match the checksum Hugging Face "
                             "published: the file was damaged in transit; it was deleted.",
                             "Retry to download it again.")
-    path = _place(job, part_path, final, free_space)
+    path = _place(job, part_path, final, free_space, cancel)
     progress(job.size)
     log.info("Downloaded and verified %s", path)
     return path
 
 
-def _already_there(job: DownloadJob, final: Path) -> bool:
+def _already_there(job: DownloadJob, final: Path, cancel: threading.Event) -> bool:
     """True if the library has this very file; DownloadError if another one has its name."""
     if not final.exists():
         return False
-    if final.stat().st_size == job.size and _sha256_of(final) == job.sha256:
+    if final.stat().st_size == job.size and _sha256_of(final, cancel) == job.sha256:
         return True
     raise DownloadError(f"A different file named {job.target_name} is already in your library.",
                         "Rename or delete that file, then retry the download.")
@@ -121,30 +133,33 @@ def _hash_part(path: Path, length: int, cancel: threading.Event | None) -> Any:
 
 
 def _place(job: DownloadJob, part_path: Path, final: Path,
-           free_space: Callable[[Path], int]) -> Path:
+           free_space: Callable[[Path], int], cancel: threading.Event) -> Path:
     """Move the verified part into the library without ever replacing another file."""
     final.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(part_path, final)  # fails if ``final`` exists: nothing is overwritten
     except FileExistsError:
-        if not _already_there(job, final):  # it vanished meanwhile
+        if not _already_there(job, final, cancel):  # it vanished meanwhile
             os.link(part_path, final)
     except OSError:  # another file system, or no hard links there: copy
-        _copy_in(job, part_path, final, free_space)
+        _copy_in(job, part_path, final, free_space, cancel)
     part_path.unlink(missing_ok=True)
     return final
 
 
 def _copy_in(job: DownloadJob, part_path: Path, final: Path,
-             free_space: Callable[[Path], int]) -> None:
+             free_space: Callable[[Path], int], cancel: threading.Event) -> None:
     staging = final.with_name(f".{final.name}.{job.id}.part")
     try:
         with part_path.open("rb") as src, staging.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+            while chunk := src.read(CHUNK):
+                if cancel.is_set():  # the part stays; a resume only has to copy again
+                    raise DownloadCancelled
+                dst.write(chunk)
             dst.flush()
             os.fsync(dst.fileno())
         if final.exists():
-            _already_there(job, final)
+            _already_there(job, final, cancel)
             return
         os.replace(staging, final)
     except OSError as exc:

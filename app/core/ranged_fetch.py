@@ -40,7 +40,7 @@ def disk_full(job: DownloadJob, folder: Path, need: int, free: int) -> DiskFullE
     """The error for ``job`` needing ``need`` bytes where ``folder`` has ``free``."""
     return DiskFullError(f"Not enough disk space for {job.target_name}: needs "
                          f"{human_size(need)}, {human_size(free)} free on {folder}.",
-                         "Free some disk space, then resume the download.")
+                         "Free some disk space, then retry the download.")
 
 
 @functools.cache
@@ -90,6 +90,8 @@ class RangedFetch:
             raise self._failed(f"The connection dropped while downloading "
                                f"{self.job.target_name} ({human_size(self.received)} of "
                                f"{human_size(self.job.size)}): {network_reason(exc)}.") from exc
+        except httpx2.HTTPError as exc:  # e.g. too many redirects
+            raise self._failed(f"Downloading {self.job.target_name} failed: {exc}.") from exc
 
     def _failed(self, message: str) -> Exception:
         if self.cancel.is_set():  # the cancel watcher shut the socket
@@ -115,8 +117,8 @@ class RangedFetch:
         else:
             raise DownloadError(f"Hugging Face answered {status} for {self.job.target_name}.",
                                 KEPT)
-        length = response.headers.get("Content-Length")
-        if length is not None and int(length) != self.job.size - start:
+        length = response.headers.get("Content-Length", "")
+        if length and (not length.isdigit() or int(length) != self.job.size - start):
             raise DownloadError(f"{self.job.target_name} on Hugging Face is not the size the "
                                 "listing gave; the repository may have changed.",
                                 "Open the repository again and download the file anew.")

@@ -8,8 +8,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.download_queue import DownloadQueue
 from app.core.downloads import DownloadCancelled, DownloadJob, transfer
@@ -69,12 +70,12 @@ class DownloadRunner(QObject):
         self._closing = False
 
     # -- what the pages call -------------------------------------------------------------
-    def add(self, job: DownloadJob) -> DownloadJob:
-        """Queue a file (HubError for a duplicate) and start it when its turn comes."""
-        job = self.queue.add(job)
+    def add(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
+        """Queue the parts of one model, all or none (DownloadError for a duplicate)."""
+        jobs = self.queue.add_all(jobs)
         self.jobs_changed.emit()
         self.pump()
-        return job
+        return jobs
 
     def pause(self, job_id: str) -> None:
         """Stop a download, keeping what arrived; ``resume`` continues from there."""
@@ -112,23 +113,15 @@ class DownloadRunner(QObject):
         job = self.queue.next_runnable()
         if job is None:
             return
-        try:
-            client = self._client()
-            url = client.file_url(job.repo_id, job.revision, job.path)
-            headers = client.headers()
-        except HearthError as exc:
-            self.queue.mark(job.id, "failed", error=str(exc))
-            self.job_changed.emit(job.id)
-            return
+        self.queue.mark(job.id, "downloading")
         self._active, self._cancel, self._stop_as = job, threading.Event(), "paused"
         self._stopped = threading.Event()
         self._meters[job.id] = _Meter()
-        self.queue.mark(job.id, "downloading")
         self.job_changed.emit(job.id)
-        BackgroundOp(self._transfer, job, url=url, headers=headers,
-                     part_path=self.queue.part_path(job), library_dir=self.queue.library_dir,
-                     cancel=self._cancel, stall_timeout=self._stall_timeout,
-                     stopped=self._stopped) \
+        # The client is made on the pool's thread: reading the token may wait on the keyring.
+        BackgroundOp(self._transfer, job, self._client, part_path=self.queue.part_path(job),
+                     library_dir=self.queue.library_dir, cancel=self._cancel,
+                     stall_timeout=self._stall_timeout, stopped=self._stopped) \
             .with_progress(lambda received, job_id=job.id: self._progress(job_id, received)) \
             .success(lambda path, job_id=job.id: self._finished(job_id, path, None)) \
             .failure(lambda exc, job_id=job.id: self._finished(job_id, None, exc)) \
@@ -141,16 +134,24 @@ class DownloadRunner(QObject):
         """
         self._closing = True
         if self._active is not None:
-            self.queue.mark(self._active.id, "queued")
+            if not self._cancel.is_set():
+                self.queue.mark(self._active.id, "queued")  # resumed at the next start
+            elif self._stop_as == "cancelled":
+                self.queue.mark(self._active.id, "cancelled")  # the part goes at next start
+            else:
+                self.queue.mark(self._active.id, "paused")
             self._cancel.set()
             if not self._stopped.wait(timeout):
                 log.warning("The download of %s did not stop within %.0f s",
                             self._active.target_name, timeout)
 
     @staticmethod
-    def _transfer(job: DownloadJob, stopped: threading.Event, **options: object) -> Path:
+    def _transfer(job: DownloadJob, client: Callable[[], HubClient], stopped: threading.Event,
+                  **options: Any) -> Path:
         try:
-            return transfer(job, **options)
+            hub = client()
+            return transfer(job, url=hub.file_url(job.repo_id, job.revision, job.path),
+                            headers=hub.headers(), **options)
         finally:
             stopped.set()
 
@@ -181,7 +182,8 @@ class DownloadRunner(QObject):
         if error is None:
             self.queue.mark(job_id, "done", received=self._size(job_id))
             self.file_ready.emit(str(path))
-        elif isinstance(error, DownloadCancelled):
+        elif isinstance(error, DownloadCancelled) or self._cancel.is_set():
+            # Stopped by the user (a failure while stopping is no news to them).
             if self._stop_as == "cancelled":
                 self.queue.cancel(job_id)
             else:
@@ -192,6 +194,7 @@ class DownloadRunner(QObject):
         else:
             self.queue.mark(job_id, "failed", error=f"Unexpected error: {error}")
             self.job_changed.emit(job_id)
+            QTimer.singleShot(0, self.pump)  # the rest of the queue goes on
             raise error  # a bug: the crash dialog shows it
         self.job_changed.emit(job_id)
         self.pump()

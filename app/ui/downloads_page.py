@@ -193,7 +193,7 @@ class DownloadsPage(QWidget):
         self.resume_button.setEnabled(state in ("paused", "failed"))
         self.resume_button.setText("Retry" if state == "failed" else "Resume")
         self.cancel_button.setEnabled(state in ("queued", "downloading", "paused", "failed"))
-        self.remove_button.setEnabled(state in ("done", "cancelled", "failed"))
+        self.remove_button.setEnabled(state in ("done", "cancelled"))
 
 
 class DownloadIndicator(QLabel):

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -56,6 +56,13 @@ class HubPage(QWidget):
         self.repos = HubRepoListModel(self)
         self.files = HubFileTableModel(self)
         self._pending_repo = ""
+        self._searches = 0  # numbers the searches, so only the newest one's answer shows
+        self._open_timer = QTimer(self)  # arrowing through results opens only where it stops
+        self._open_timer.setSingleShot(True)
+        self._open_timer.setInterval(250)
+        self._open_timer.timeout.connect(
+            lambda: self.open_repo(self.results_view.currentIndex().data(
+                HubRepoListModel.RepoRole)))
         self._build()
 
     def _build(self) -> None:
@@ -112,11 +119,11 @@ class HubPage(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
-        self.search_edit.returnPressed.connect(self.search)
-        self.search_button.clicked.connect(self.search)
+        self.search_edit.returnPressed.connect(lambda: self.search())
+        self.search_button.clicked.connect(lambda: self.search())
         self.token_button.clicked.connect(self.edit_token)
         self.results_view.selectionModel().currentChanged.connect(
-            lambda current, _previous: self.open_repo(current.data(HubRepoListModel.RepoRole)))
+            lambda *_: self._open_timer.start())
         self.files_view.selectionModel().currentRowChanged.connect(
             lambda *_: self.download_button.setEnabled(self._chosen() is not None))
         self.download_button.clicked.connect(lambda: self.download())
@@ -131,12 +138,16 @@ class HubPage(QWidget):
         self.status.setText(f"Searching for “{text}”…" if text else "Most downloaded GGUF "
                             "models…")
         self.search_button.setEnabled(False)
+        self._searches += 1
+        number = self._searches
         BackgroundOp(lambda: self._client().search(text)) \
-            .success(self._show_results) \
-            .failure(self._failed) \
+            .success(lambda repos: self._show_results(number, repos)) \
+            .failure(lambda error: self._search_failed(number, error)) \
             .run_in_background()
 
-    def _show_results(self, repos: list) -> None:
+    def _show_results(self, number: int, repos: list) -> None:
+        if number != self._searches:
+            return  # an older search, overtaken by a newer one
         self.search_button.setEnabled(True)
         self.repos.set_repos(repos)
         self.status.setText(f"{len(repos)} repositories" if repos else
@@ -152,9 +163,10 @@ class HubPage(QWidget):
         self.files.set_files([], None)
         self.card.clear()
         self.download_button.setEnabled(False)
-        BackgroundOp(read_listing, self._client(), repo_id) \
+        client = self._client
+        BackgroundOp(lambda: read_listing(client(), repo_id)) \
             .success(self._show_listing) \
-            .failure(self._failed) \
+            .failure(lambda error: self._listing_failed(repo_id, error)) \
             .run_in_background()
 
     def _show_listing(self, remote: RemoteFit) -> None:
@@ -179,12 +191,20 @@ class HubPage(QWidget):
         if chosen is not None:
             self.files_view.selectRow(chosen)
 
-    def _failed(self, error: BaseException) -> None:
-        self.search_button.setEnabled(True)
+    def _search_failed(self, number: int, error: BaseException) -> None:
+        if number == self._searches:
+            self.search_button.setEnabled(True)
+            self.status.clear()
+            self._show_error(error)
+
+    def _listing_failed(self, repo_id: str, error: BaseException) -> None:
+        if repo_id == self._pending_repo:
+            self.repo_title.clear()
+            self._show_error(error)
+
+    def _show_error(self, error: BaseException) -> None:
         if not isinstance(error, HearthError):
             raise error
-        self.status.clear()
-        self.repo_title.clear()
         self.banner.show_message(str(error))
 
     # -- downloading ------------------------------------------------------------------
@@ -206,10 +226,15 @@ class HubPage(QWidget):
             return False
         fit = self.files.fit_at(self.files_view.currentIndex().row())
         if fit is not None and fit.label != "fits" and not confirmed:
+            if fit.label == "too big":
+                title = "This model may not fit"
+                risk = "It may load slowly, make your computer swap, or fail to load."
+            else:
+                title = "This model will only just fit"
+                risk = "Other programs may have to give up memory, and a long chat may not fit."
             self.fit_warning = QMessageBox(
-                QMessageBox.Icon.Warning, "This model may not fit",
-                f"{fit.text}.\n\nIt may load slowly, make your computer swap, or fail to "
-                "load. Download it anyway?",
+                QMessageBox.Icon.Warning, title,
+                f"{fit.text}.\n\n{risk} Download it anyway?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
             self.fit_warning.buttonClicked.connect(
                 lambda button: self.fit_warning.standardButton(button)

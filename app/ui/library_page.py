@@ -125,13 +125,13 @@ class LibraryPage(QWidget):
         layout.addLayout(buttons)
         self.context_spin.editingFinished.connect(self._context_changed)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_current())
-        self.add_button.clicked.connect(self.add_file)
-        self.link_button.clicked.connect(self.link_folder)
+        self.add_button.clicked.connect(lambda: self.add_file())
+        self.link_button.clicked.connect(lambda: self.link_folder())
         self.unlink_button.clicked.connect(self.unlink_folder)
-        self.rename_button.clicked.connect(self.rename)
+        self.rename_button.clicked.connect(lambda: self.rename())
         self.default_button.clicked.connect(self.make_default)
         self.settings_button.clicked.connect(self._request_settings)
-        self.delete_button.clicked.connect(self.delete)
+        self.delete_button.clicked.connect(lambda: self.delete())
 
     # -- reading ---------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:

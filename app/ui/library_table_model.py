@@ -48,8 +48,15 @@ class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):
         self._reset([(m, self._assess(m) if m.info is not None else None) for m in models])
 
     def refit(self) -> None:
-        """Assess every model again (the context length or free memory changed)."""
-        self.set_models([model for model, _fit in self._rows])
+        """Assess every model again (the context length or free memory changed).
+
+        The rows stay (and so does the view's selection); only their cells change.
+        """
+        self._rows = [(m, self._assess(m) if m.info is not None else None)
+                      for m, _fit in self._rows]
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._rows) - 1, len(COLUMNS) - 1))
 
     def model_at(self, row: int) -> LibraryModel | None:
         """The model in ``row``, if any."""

@@ -179,7 +179,7 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.chat.stop)
         self.model_picker.currentIndexChanged.connect(self._model_chosen)
-        self.model_settings_button.clicked.connect(self.edit_model_settings)
+        self.model_settings_button.clicked.connect(lambda: self.edit_model_settings())
         self.models_button.clicked.connect(self.open_model_manager)
         self.downloads.file_ready.connect(self._download_ready)
         self.chat_settings_button.clicked.connect(self.edit_chat_settings)
@@ -246,12 +246,19 @@ class MainWindow(QMainWindow):
         return self.manager
 
     def _library_changed(self) -> None:
-        self._reload_models(self.current_model_path())
+        # The picker shows the default model; "Use for new chats" changes that setting.
+        self._reload_models(self.profile.settings.get("default_model")
+                            or self.current_model_path())
 
     def _download_ready(self, path: str) -> None:
         self._library_changed()
-        self.statusBar().showMessage(f"{Path(path).name} was downloaded and verified; it is "
-                                     "in your model library.", 10000)
+        entry = self.models.entry_with_part(path)
+        if entry is not None and not entry.error:
+            text = f"{entry.name} was downloaded and verified; it is in your model library."
+        else:  # one part of a split model: the library says which parts are missing
+            text = f"{Path(path).name} was downloaded and verified; the model needs its " \
+                   "other parts too."
+        self.statusBar().showMessage(text, 10000)
 
     def edit_model_settings(self, path: str | None = None) -> SettingsDialog | None:
         """Edit a model's own settings, by default the chosen one's (returns the dialog)."""
@@ -317,12 +324,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Writing…" if busy else "")
 
     def _reload_models(self, select: str | None = None) -> None:
-        self.models.reload()
-        row = self.models.row_of(select) if select else None
-        if row is None or self.models.entry(row).error:
-            row = next((i for i in range(self.models.rowCount())
-                        if not self.models.entry(i).error), None)
-        self.model_picker.setCurrentIndex(row if row is not None else -1)
+        """Scan the library again and select ``select`` (else the first usable model).
+
+        The model is (re)loaded only when the selection really changed: resetting the
+        picker's list must not load another model behind the user's back.
+        """
+        before = self.current_model_path()
+        self.model_picker.blockSignals(True)
+        try:
+            self.models.reload()
+            row = self.models.row_of(select) if select else None
+            if row is None or self.models.entry(row).error:
+                row = next((i for i in range(self.models.rowCount())
+                            if not self.models.entry(i).error), None)
+            self.model_picker.setCurrentIndex(row if row is not None else -1)
+        finally:
+            self.model_picker.blockSignals(False)
+        if self.current_model_path() != before:
+            self._model_chosen(self.model_picker.currentIndex())
 
     def _model_chosen(self, row: int) -> None:
         path = self.current_model_path()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -30,6 +31,10 @@ class ModelListModel(RowListModel[LibraryModel]):
     def entry(self, row: int) -> LibraryModel | None:
         """The library entry in ``row``."""
         return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def entry_with_part(self, path: str) -> LibraryModel | None:
+        """The model that ``path`` is (a part of)."""
+        return next((e for e in self._rows if Path(path) in e.parts), None)
 
     def usable_count(self) -> int:
         """How many listed models can be used (readable, complete GGUF files)."""

@@ -63,12 +63,11 @@ class ModelManager(QDialog):
 
     def download(self, hub_file: HubFile) -> list[str]:
         """Queue every part of ``hub_file``; show the Downloads tab. Returns the job ids."""
-        ids = []
         try:
-            for job in self.profile.download_jobs(hub_file):
-                ids.append(self.runner.add(job).id)
+            ids = [job.id for job in self.runner.add(self.profile.download_jobs(hub_file))]
         except HearthError as exc:
             self.hub_page.banner.show_message(str(exc))
+            return []
         if ids:
             self.tabs.setCurrentWidget(self.downloads_page)
             self.downloads_page.select(ids[0])

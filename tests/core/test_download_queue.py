@@ -74,6 +74,11 @@ def test_only_finished_jobs_can_be_removed(queue: DownloadQueue) -> None:
     job = queue.add(_job())
     with pytest.raises(ValueError, match="cancel it first"):
         queue.remove(job.id)
+    queue.mark(job.id, "failed", error="It broke.")
+    queue.part_path(job).write_bytes(b"what arrived")
+    with pytest.raises(ValueError, match="cancel it first"):  # its part is worth keeping
+        queue.remove(job.id)
+    assert queue.part_path(job).exists()
     queue.mark(job.id, "done", received=10)
     with pytest.raises(ValueError, match="cannot be cancelled"):
         queue.cancel(job.id)
@@ -102,20 +107,43 @@ def test_the_queue_file_is_replaced_atomically(queue: DownloadQueue) -> None:
 
 
 @pytest.mark.allow_warnings
-@pytest.mark.parametrize("content", ["{not json", '{"version": 1, "jobs": [{"id": 1}]}',
-                                     '{"version": 99, "jobs": []}', "[]"])
-def test_a_damaged_queue_file_is_set_aside(tmp_path: Path, content: str,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("content", ["{not json", '{"version": 99, "jobs": []}', "[]"])
+def test_a_damaged_queue_file_is_set_aside_and_partial_files_are_kept(
+        tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "downloads"
     state.mkdir()
     (state / "queue.json").write_text(content)
+    part = state / "0123.part"
+    part.write_bytes(b"38 GB of a 40 GB download")
     queue = DownloadQueue(state, tmp_path / "library")
     assert queue.jobs == []
     assert (state / "queue.json.bad").read_text() == content
     assert any("set aside" in r.getMessage() for r in caplog.records
                if r.levelname == "WARNING")
+    assert part.exists()  # not an orphan to delete: its job may be in the set-aside file
     queue.add(_job())
     assert len(_reopen(queue).jobs) == 1
+
+
+@pytest.mark.allow_warnings
+def test_a_damaged_entry_is_skipped_and_the_rest_kept(queue: DownloadQueue,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    job = queue.add(_job())
+    data = json.loads(queue.queue_path.read_text())
+    data["jobs"].append({"id": 1})
+    queue.queue_path.write_text(json.dumps(data))
+    assert [j.id for j in _reopen(queue).jobs] == [job.id]
+    assert any("damaged entry" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.allow_warnings
+def test_a_queue_that_cannot_be_saved_goes_on_in_memory(queue: DownloadQueue,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    (queue.state_dir / "queue.json.tmp").mkdir()  # writing the new file fails
+    job = queue.add(_job())
+    queue.mark(job.id, "downloading")
+    assert queue.get(job.id).state == "downloading"
+    assert any("Could not save the download queue" in r.getMessage() for r in caplog.records)
 
 
 KILLED_CHILD = """
@@ -173,3 +201,13 @@ def test_a_download_killed_with_the_app_resumes_after_a_restart(hub: LocalHub,
     assert (second.range_start, second.sent) == (start, job.size - start)
     assert _reopen(restarted).get(job.id).state == "done"
     assert not restarted.part_path(job).exists()
+
+
+def test_the_parts_of_a_model_are_queued_all_or_none(queue: DownloadQueue) -> None:
+    first = queue.add(_job())
+    parts = [_job("m-00001-of-00002.gguf"), _job()]  # the second is queued already
+    with pytest.raises(DownloadError, match="already in the download queue"):
+        queue.add_all(parts)
+    assert [j.id for j in queue.jobs] == [first.id]
+    parts = [_job("m-00001-of-00002.gguf"), _job("m-00002-of-00002.gguf")]
+    assert queue.add_all(parts) == parts and len(_reopen(queue).jobs) == 3

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -229,7 +231,7 @@ def test_a_disk_that_fills_up_while_writing_is_a_clear_error(hub: LocalHub,
     outcome = json.loads(child.stdout)
     assert outcome["type"] == "DiskFullError", child.stderr
     assert outcome["message"].startswith(f"Not enough disk space for {NAME}: needs ")
-    assert outcome["hint"] == "Free some disk space, then resume the download."
+    assert outcome["hint"] == "Free some disk space, then retry the download."
     assert part.stat().st_size == limit and _library(tmp_path) == []
     assert _run(job, tmp_path).read_bytes() == PAYLOAD  # space again: it resumes
     assert hub.file_requests(NAME)[-1].range_start == limit
@@ -298,3 +300,30 @@ def test_jobs_round_trip_through_json() -> None:
                    {k: v for k, v in job.to_dict().items() if k != "sha256"}, ["x"]):
         with pytest.raises((ValueError, TypeError)):
             DownloadJob.from_dict(broken)  # type: ignore[arg-type]
+
+
+def test_a_library_on_another_file_system_gets_a_verified_copy(hub: LocalHub,
+                                                               tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system (/dev/shm) for the library")
+    job = _job(hub)
+    library = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        client = HubClient()
+        path = transfer(job, url=client.file_url(job.repo_id, job.revision, job.path),
+                        headers={}, part_path=_part(job, tmp_path), library_dir=library,
+                        cancel=threading.Event(), progress=lambda _n: None)
+        assert path == library / NAME and path.read_bytes() == PAYLOAD
+        assert sorted(p.name for p in library.iterdir()) == [NAME]  # no staging file left
+        assert not _part(job, tmp_path).exists()
+    finally:
+        shutil.rmtree(library)
+
+
+def test_a_file_system_error_is_a_clear_download_error(hub: LocalHub, tmp_path: Path) -> None:
+    job = _job(hub)
+    (tmp_path / "downloads").write_text("a file where the downloads folder should be")
+    with pytest.raises(DownloadError, match="Could not read or write") as caught:
+        _run(job, tmp_path)
+    assert "retry" in caught.value.hint

@@ -352,3 +352,83 @@ def test_a_gguf_dropped_on_the_library_is_added_as_the_user_chooses(
     assert window.models.row_of(str(loose)) is not None
     assert window.profile.settings.get("library_files") == [str(loose)]
     assert not list(paths.models_dir.glob("*.gguf"))
+
+
+def _close_next_modal_dialog(qtbot) -> None:
+    """Reject the modal dialog a click opens (a file dialog, a question), as a user would."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    def reject() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, reject)
+        else:
+            dialog.reject()
+
+    QTimer.singleShot(0, reject)
+
+
+def test_every_library_and_hub_button_can_be_clicked(qtbot, open_window, model_paths: Paths,
+                                                      model_path: str, hub) -> None:
+    window = open_window(model_paths)
+    manager = window.open_model_manager()
+    library = manager.library_page
+    for button in (library.add_button, library.link_button, library.rename_button,
+                   library.delete_button):
+        _close_next_modal_dialog(qtbot)
+        button.click()  # opens its dialog, which is cancelled: nothing changes
+    assert Path(model_path).exists() and library.table_model.rowCount() == 1
+    assert "display_name" not in window.profile.settings.model_overrides(model_path)
+    hub.add_repo("org/Clicked-GGUF", {"c-Q4_0.gguf": b"GGUF"})
+    manager.tabs.setCurrentWidget(manager.hub_page)
+    manager.hub_page.search_edit.setText("clicked")
+    with qtbot.waitSignal(manager.hub_page.repos.modelReset, timeout=15000):
+        manager.hub_page.search_button.click()
+    assert manager.hub_page.repos.index(0).data().startswith("org/Clicked-GGUF")
+
+
+def test_library_changes_never_load_another_model(qtbot, open_window, model_paths: Paths,
+                                                  model_path: str) -> None:
+    other = model_paths.models_dir / "another-model.gguf"  # sorts before the starter
+    os.link(model_path, other)
+    Profile.open(model_paths).settings.set("default_model", model_path)
+    window = open_window(model_paths)
+    assert window.current_model_path() == model_path  # the default model, not the first
+    loads: list[str] = []
+    client = window.bridge.client
+    real_load = client.load
+    client.load = lambda spec: loads.append(spec.path) or real_load(spec)
+    manager = window.open_model_manager()
+    page = manager.library_page
+    assert page.select_path(model_path)
+    page.rename("Starter")
+    page.context_spin.setValue(8192)
+    page.context_spin.editingFinished.emit()
+    assert page.current_path() == model_path  # re-assessing keeps the selection
+    manager.refresh_hardware()
+    assert page.current_path() == model_path
+    assert loads == [] and window.current_model_path() == model_path
+    assert page.select_path(str(other))
+    page.make_default()  # "Use for new chats": the picker follows, and loads it
+    assert window.current_model_path() == str(other)
+    assert window.profile.settings.get("default_model") == str(other)
+    assert loads == [str(other)]
+
+
+def test_cancel_then_quit_does_not_resume_the_download(qtbot, open_window, paths: Paths, hub,
+                                                      starter_gguf: Path) -> None:
+    _add_starter_repo(hub, starter_gguf)
+    hub.rate = 8_000_000
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    manager.hub_page.files_view.selectRow(0)
+    manager.hub_page.download(confirmed=True)
+    assert hub.wait_sent(HUB_NAME, 2_000_000, timeout=20)
+    qtbot.waitUntil(manager.downloads_page.cancel_button.isEnabled, timeout=5000)
+    manager.downloads_page.cancel_button.click()
+    window.close()  # before the transfer's end reached the window
+    reopened = Profile.open(paths).download_queue
+    assert [job.state for job in reopened.jobs] == ["cancelled"]
+    assert not list((paths.data_dir / "downloads").glob("*.part"))
