@@ -237,7 +237,14 @@ class LibraryPage(QWidget):
             folder = QFileDialog.getExistingDirectory(self, "Link a folder of models")
             if not folder:
                 return
-        self._run(lambda: self.library.link_folder(Path(folder)))
+        linked = self.library.link_folder(Path(folder))
+        self._persist_links()
+        self.details.setText(f"Reading the models in {linked}…")
+        # The first look at a folder reads every model's header: not on the GUI thread.
+        BackgroundOp(self.library.scan) \
+            .success(lambda _models: self._changed()) \
+            .failure(self._failed) \
+            .run_in_background()
 
     def unlink_folder(self) -> None:
         """Stop using the linked folder that holds the selected model (its files stay)."""

@@ -150,7 +150,8 @@ def test_linked_folder_and_added_files_are_used_where_they_are(
     os.link(starter_gguf, loose)
     window = open_window(paths)
     manager = window.open_model_manager()
-    manager.library_page.link_folder(str(tmp_path / "lm-studio"))
+    with qtbot.waitSignal(manager.library_changed, timeout=10000):
+        manager.library_page.link_folder(str(tmp_path / "lm-studio"))
     manager.library_page.add_file(str(loose), "link")
     names = {_cell(manager, r, "Name"): _cell(manager, r, "Where") for r in range(2)}
     assert names == {"in-folder": "Linked folder", "loose": "Linked file"}
