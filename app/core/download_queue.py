@@ -14,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 
+from app.core import part_file
 from app.core.download_job import ACTIVE_STATES, STATES, DownloadJob
 from app.core.errors import DownloadError
 
@@ -134,7 +135,7 @@ class DownloadQueue:
                     job.state = "queued"
                 if job.state in ACTIVE_STATES:
                     part = self.part_path(job)
-                    job.received = min(part.stat().st_size, job.size) if part.exists() else 0
+                    job.received = min(part_file.trusted_length(part), job.size)
             self._drop_orphan_parts()
             self._save()
 
@@ -158,6 +159,7 @@ class DownloadQueue:
     def _delete_part(self, job: DownloadJob) -> None:
         try:
             self.part_path(job).unlink(missing_ok=True)
+            part_file.forget(self.part_path(job))
         except OSError as exc:  # e.g. still open on Windows: it is dropped at the next start
             log.warning("Could not delete %s: %s", self.part_path(job), exc)
 
@@ -169,11 +171,14 @@ class DownloadQueue:
         """
         if self._unreadable:
             return
-        owned = {self.part_path(job).name for job in self.jobs if job.state in ACTIVE_STATES}
+        owned = {self.part_path(job).stem for job in self.jobs if job.state in ACTIVE_STATES}
         for part in self.state_dir.glob("*.part"):
-            if part.name not in owned:
+            if part.stem not in owned:
                 log.info("Deleting the partial download %s: no job owns it", part)
                 part.unlink(missing_ok=True)
+        for side in self.state_dir.glob("*.synced"):
+            if side.stem not in owned:
+                side.unlink(missing_ok=True)
 
     def _load(self) -> None:
         path = self.queue_path

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core import part_file
 from app.core.download_job import STATES, DownloadJob, jobs_for
 from app.core.errors import DownloadError
 from app.core.hub_files import safe_file_name
@@ -78,7 +79,7 @@ def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Pa
         part_path.unlink(missing_ok=True)
         return final
     part_path.parent.mkdir(parents=True, exist_ok=True)
-    have = part_path.stat().st_size if part_path.exists() else 0
+    have = part_file.trusted_length(part_path)
     if have > job.size:
         part_path.unlink()
         have = 0
@@ -90,10 +91,12 @@ def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Pa
         digest = fetch.run(have, digest)
     if part_path.stat().st_size != job.size or digest.hexdigest() != job.sha256:
         part_path.unlink(missing_ok=True)
+        part_file.forget(part_path)
         raise DownloadError(f"{job.target_name} did not match the checksum Hugging Face "
                             "published: the file was damaged in transit; it was deleted.",
                             "Retry to download it again.")
     path = _place(job, part_path, final, free_space, cancel)
+    part_file.forget(part_path)
     progress(job.size)
     log.info("Downloaded and verified %s", path)
     return path

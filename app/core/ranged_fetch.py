@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx2
 
+from app.core import part_file
 from app.core.download_job import DownloadJob
 from app.core.errors import DiskFullError, DownloadError
 from app.core.hub_errors import network_reason, status_problem
@@ -156,6 +157,7 @@ class RangedFetch:
 
     def _copy(self, response: httpx2.Response, out: io.FileIO, digest: Any) -> None:
         reported = time.monotonic()
+        synced = self.received
         for chunk in response.iter_raw():  # as the bytes arrive: none wait in a buffer
             if self.cancel.is_set():
                 return
@@ -170,6 +172,10 @@ class RangedFetch:
                 view = view[written:]
             digest.update(chunk)
             self.received += len(chunk)
+            if self.received - synced >= part_file.SYNC_STEP:
+                os.fsync(out.fileno())  # what a power cut can no longer take (part_file.py)
+                synced = self.received
+                part_file.record_synced(self.part_path, synced)
             now = time.monotonic()
             if now - reported >= PROGRESS_INTERVAL_S:
                 reported = now
