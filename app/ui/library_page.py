@@ -51,6 +51,7 @@ class LibraryPage(QWidget):
         super().__init__(parent)
         self.library, self.settings, self._loaded = library, settings, loaded
         self.add_question: QMessageBox | None = None
+        self._copies: set[threading.Event] = set()  # the cancel flags of running copies
         self.table_model = LibraryTableModel(assess, self)
         self._build()
         self.setAcceptDrops(True)  # GGUF files dropped here are added like "Add file…"
@@ -96,6 +97,8 @@ class LibraryPage(QWidget):
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #b26a00")
         self.banner = ErrorBanner()
+        self.stop_copy_button = QPushButton("Stop copying")
+        self.stop_copy_button.hide()
         self.add_button = QPushButton("Add file…")
         self.add_button.setToolTip("Add a GGUF file (or drop one here): copied into the "
                                    "library, or used where it is")
@@ -110,7 +113,8 @@ class LibraryPage(QWidget):
         top.addWidget(self.context_spin)
         top.addWidget(self.hardware_label, 1)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.link_button, self.unlink_button):
+        for button in (self.add_button, self.link_button, self.unlink_button,
+                       self.stop_copy_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         for button in (self.rename_button, self.default_button, self.settings_button,
@@ -126,6 +130,7 @@ class LibraryPage(QWidget):
         self.context_spin.editingFinished.connect(self._context_changed)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_current())
         self.add_button.clicked.connect(lambda: self.add_file())
+        self.stop_copy_button.clicked.connect(self.stop_copying)
         self.link_button.clicked.connect(lambda: self.link_folder())
         self.unlink_button.clicked.connect(self.unlink_folder)
         self.rename_button.clicked.connect(lambda: self.rename())
@@ -207,12 +212,23 @@ class LibraryPage(QWidget):
             return
         cancel = threading.Event()
         self.details.setText(f"Copying {Path(path).name}…")
+        self._copies.add(cancel)
+        self.stop_copy_button.show()
         BackgroundOp(self._copy, Path(path), cancel) \
             .with_progress(lambda done: self.details.setText(
                 f"Copying {Path(path).name}: {human_size(done[0])} of {human_size(done[1])}")) \
-            .success(lambda new: self._changed(str(new))) \
-            .failure(self._failed) \
+            .success(lambda new: self._copy_ended(cancel) or self._changed(str(new))) \
+            .failure(lambda error: self._copy_ended(cancel) or self._failed(error)) \
             .run_in_background()
+
+    def _copy_ended(self, cancel: threading.Event) -> None:
+        self._copies.discard(cancel)
+        self.stop_copy_button.setVisible(bool(self._copies))
+
+    def stop_copying(self) -> None:
+        """Stop the imports being copied (nothing of them stays in the library)."""
+        for cancel in self._copies:
+            cancel.set()
 
     def _ask_how_to_add(self, path: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Question, "Add a model file",

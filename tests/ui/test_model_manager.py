@@ -433,3 +433,17 @@ def test_cancel_then_quit_does_not_resume_the_download(qtbot, open_window, paths
     reopened = Profile.open(paths).download_queue
     assert [job.state for job in reopened.jobs] == ["cancelled"]
     assert not list((paths.data_dir / "downloads").glob("*.part"))
+
+
+def test_copying_a_model_in_can_be_stopped(qtbot, open_window, paths: Paths,
+                                           starter_gguf: Path, tmp_path: Path) -> None:
+    source = tmp_path / "big.gguf"
+    os.link(starter_gguf, source)
+    window = open_window(paths)
+    page = window.open_model_manager().library_page
+    page.add_file(str(source), "copy")
+    assert page.stop_copy_button.isVisibleTo(page)
+    page.stop_copy_button.click()
+    qtbot.waitUntil(lambda: not page.stop_copy_button.isVisibleTo(page), timeout=10000)
+    assert not page.banner.isVisibleTo(page)  # stopping is not an error
+    assert not [p for p in paths.models_dir.iterdir() if p.name != ".gitkeep"]
