@@ -52,12 +52,21 @@ class HubFileTableModel(RowTableModel[tuple[HubFile, "Fit | None"]]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.recommended: HubFile | None = None
+        self._shared: set[str] = set()
 
     def set_files(self, rows: list[tuple[HubFile, Fit | None]],
                   recommended: HubFile | None) -> None:
-        """Show these files with their fit (None: not estimated yet)."""
+        """Show these files with their fit (None: not estimated yet), by quantisation."""
         self.recommended = recommended
-        self._reset(list(rows))
+        quants = [f.quantization for f, _fit in rows]
+        self._shared = {q for q in quants if quants.count(q) > 1}  # named by file too
+        smallest: dict[str, int] = {}
+        for hub_file, _fit in rows:
+            q = hub_file.quantization
+            smallest[q] = min(smallest.get(q, hub_file.size), hub_file.size)
+        # Quantisations from small to large; the files of one quantisation together.
+        self._reset(sorted(rows, key=lambda row: (smallest[row[0].quantization],
+                                                  row[0].quantization, row[0].size)))
 
     def file_at(self, row: int) -> HubFile | None:
         """The file in ``row``."""
@@ -81,7 +90,11 @@ class HubFileTableModel(RowTableModel[tuple[HubFile, "Fit | None"]]):
             return hub_file
         if role == Qt.ItemDataRole.DisplayRole:
             parts = f" ({len(hub_file.parts)} parts)" if len(hub_file.parts) > 1 else ""
-            texts = (hub_file.quantization or hub_file.path.rsplit("/", 1)[-1],
+            name = hub_file.path.rsplit("/", 1)[-1]
+            quant = hub_file.quantization
+            label = quant if quant and quant not in self._shared else \
+                f"{quant} · {name}" if quant else name
+            texts = (label,
                      human_size(hub_file.size) + parts,
                      human_size(fit.need) if fit else "…", fit.label if fit else "…",
                      "★ recommended" if hub_file == self.recommended else "")

@@ -183,6 +183,8 @@ class LibraryPage(QWidget):
         usable = model is not None and not model.error
         for button in (self.rename_button, self.default_button, self.settings_button):
             button.setEnabled(usable)
+        if usable and str(model.path) == default:
+            self.default_button.setEnabled(False)  # it is already
         self.delete_button.setEnabled(model is not None and model.source != "folder")
         self.delete_button.setToolTip(
             "Files in a linked folder belong to that folder; Hearth does not delete them"

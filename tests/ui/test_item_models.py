@@ -125,3 +125,21 @@ def test_hub_models_list_repos_and_files(qtmodeltester) -> None:
     assert [files.index(0, c).data() for c in range(5)] == \
         ["Q4_0", "1 KB", "2 KB", "fits", "★ recommended"]
     assert [files.index(1, c).data() for c in range(5)] == ["F16", "4 KB", "…", "…", ""]
+
+
+def test_hub_files_are_grouped_by_quantisation(qtmodeltester) -> None:
+    from app.core.hub import HubFile, HubPart
+    from app.ui.hub_models import HubFileTableModel
+
+    def hub_file(name: str, size: int, quant: str) -> HubFile:
+        return HubFile("org/A-GGUF", "a" * 40, name, (HubPart(name, size, "0" * 64),), size,
+                       quant)
+
+    files = HubFileTableModel()
+    files.set_files([(hub_file("a-Q8_0.gguf", 800, "Q8_0"), None),
+                     (hub_file("chat-Q4_0.gguf", 420, "Q4_0"), None),
+                     (hub_file("base-Q4_0.gguf", 400, "Q4_0"), None),
+                     (hub_file("odd.gguf", 500, ""), None)], None)
+    qtmodeltester.check(files)
+    assert [files.index(r, 0).data() for r in range(4)] == [
+        "Q4_0 · base-Q4_0.gguf", "Q4_0 · chat-Q4_0.gguf", "odd.gguf", "Q8_0"]
