@@ -46,6 +46,11 @@ class DownloadError(HearthError):
     """A model download failed; what arrived is kept for a retry unless it was damaged."""
 
 
+class NetworkDownloadError(DownloadError):
+    """A download broke off for a reason that may pass by itself (a dropped or stalled
+    connection, an unreachable or overloaded server): worth trying again automatically."""
+
+
 class DiskFullError(DownloadError):
     """Not enough free disk space for a download (checked first, or hit while writing)."""
 

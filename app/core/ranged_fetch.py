@@ -24,7 +24,7 @@ import httpx2
 
 from app.core import part_file
 from app.core.download_job import DownloadJob
-from app.core.errors import DiskFullError, DownloadError
+from app.core.errors import DiskFullError, DownloadError, NetworkDownloadError
 from app.core.hub_errors import network_reason, status_problem
 from app.core.units import human_size
 
@@ -92,12 +92,13 @@ class RangedFetch:
                                f"{self.job.target_name} ({human_size(self.received)} of "
                                f"{human_size(self.job.size)}): {network_reason(exc)}.") from exc
         except httpx2.HTTPError as exc:  # e.g. too many redirects
-            raise self._failed(f"Downloading {self.job.target_name} failed: {exc}.") from exc
+            raise self._failed(f"Downloading {self.job.target_name} failed: {exc}.",
+                               network=False) from exc
 
-    def _failed(self, message: str) -> Exception:
+    def _failed(self, message: str, network: bool = True) -> Exception:
         if self.cancel.is_set():  # the cancel watcher shut the socket
             return DownloadCancelled()
-        return DownloadError(message, KEPT)
+        return (NetworkDownloadError if network else DownloadError)(message, KEPT)
 
     def _accept(self, response: httpx2.Response, start: int) -> int:
         """The offset the answer starts at (0 if the server ignored Range), or raise."""
@@ -106,7 +107,9 @@ class RangedFetch:
             message, hint = status_problem(status, response.headers.get("X-Error-Code", ""),
                                            self.job.target_name,
                                            any(k.lower() == "authorization" for k in self.headers))
-            raise DownloadError(message, hint if status < 500 else f"{hint} {KEPT}")
+            if status >= 500:  # the server's trouble, usually for a moment
+                raise NetworkDownloadError(message, f"{hint} {KEPT}")
+            raise DownloadError(message, hint)
         if status == 200:
             start = 0
         elif status == 206:
@@ -151,7 +154,7 @@ class RangedFetch:
         if self.cancel.is_set():
             raise DownloadCancelled
         if self.received != self.job.size:
-            raise DownloadError(f"The connection ended early while downloading "
+            raise NetworkDownloadError(f"The connection ended early while downloading "
                                 f"{self.job.target_name} ({human_size(self.received)} of "
                                 f"{human_size(self.job.size)}).", KEPT)
 

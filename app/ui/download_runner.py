@@ -14,13 +14,16 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.download_queue import DownloadQueue
 from app.core.downloads import DownloadCancelled, DownloadJob, transfer
-from app.core.errors import HearthError
+from app.core.errors import HearthError, NetworkDownloadError
 from app.core.hub import HubClient
+from app.core.units import human_duration
 from app.ui.background import BackgroundOp
 
 log = logging.getLogger(__name__)
 
 _SPEED_WINDOW_S = 5.0  # speed is averaged over the last few seconds
+# A download broken off by the network is tried again by itself after these pauses.
+RETRY_DELAYS_S = (5.0, 20.0, 60.0)
 
 
 class _Meter:
@@ -68,6 +71,8 @@ class DownloadRunner(QObject):
         self._stop_as = "paused"  # what a cancelled transfer becomes: paused or cancelled
         self._meters: dict[str, _Meter] = {}
         self._closing = False
+        self.retry_delays: tuple[float, ...] = RETRY_DELAYS_S
+        self._retries: dict[str, int] = {}  # automatic retries so far, by job
 
     # -- what the pages call -------------------------------------------------------------
     def add(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
@@ -87,12 +92,16 @@ class DownloadRunner(QObject):
 
     def resume(self, job_id: str) -> None:
         """Queue a paused or failed download again (it continues where it stopped)."""
+        self._retries.pop(job_id, None)  # the user's retry: automatic ones start anew
+        self._requeue(job_id)
+
+    def _requeue(self, job_id: str) -> None:
         self.queue.resume(job_id)
         self.job_changed.emit(job_id)
         self.pump()
 
     def remove(self, job_id: str) -> None:
-        """Forget a finished, failed or cancelled download (its partial file goes too)."""
+        """Forget a finished or cancelled download."""
         self.queue.remove(job_id)
         self._meters.pop(job_id, None)
         self.jobs_changed.emit()
@@ -180,6 +189,7 @@ class DownloadRunner(QObject):
         if self._closing:
             return
         if error is None:
+            self._retries.pop(job_id, None)
             self.queue.mark(job_id, "done", received=self._size(job_id))
             self.file_ready.emit(str(path))
         elif isinstance(error, DownloadCancelled) or self._cancel.is_set():
@@ -188,6 +198,9 @@ class DownloadRunner(QObject):
                 self.queue.cancel(job_id)
             else:
                 self.queue.pause(job_id)
+        elif isinstance(error, NetworkDownloadError) and \
+                self._retries.get(job_id, 0) < len(self.retry_delays):
+            self._retry_later(job_id, error)
         elif isinstance(error, HearthError):
             log.info("Download %s failed: %s", job_id, error)
             self.queue.mark(job_id, "failed", error=str(error))
@@ -198,6 +211,21 @@ class DownloadRunner(QObject):
             raise error  # a bug: the crash dialog shows it
         self.job_changed.emit(job_id)
         self.pump()
+
+    def _retry_later(self, job_id: str, error: NetworkDownloadError) -> None:
+        attempt = self._retries.get(job_id, 0)
+        self._retries[job_id] = attempt + 1
+        delay = self.retry_delays[attempt]
+        log.info("Download %s broke off (%s); trying again in %.0f s", job_id, error, delay)
+        self.queue.mark(job_id, "failed", error=f"{error} Trying again in "
+                        f"{human_duration(delay)} ({attempt + 1} of {len(self.retry_delays)}).")
+
+        def retry() -> None:
+            job = self.queue.get(job_id)
+            if job is not None and job.state == "failed" and not self._closing:
+                self._requeue(job_id)  # unless the user cancelled or retried it meanwhile
+
+        QTimer.singleShot(int(delay * 1000), self, retry)
 
     def _size(self, job_id: str) -> int:
         job = self.queue.get(job_id)

@@ -447,3 +447,40 @@ def test_copying_a_model_in_can_be_stopped(qtbot, open_window, paths: Paths,
     qtbot.waitUntil(lambda: not page.stop_copy_button.isVisibleTo(page), timeout=10000)
     assert not page.banner.isVisibleTo(page)  # stopping is not an error
     assert not [p for p in paths.models_dir.iterdir() if p.name != ".gitkeep"]
+
+
+def test_a_download_broken_off_by_the_network_is_retried_by_itself(
+        qtbot, open_window, paths: Paths, hub, tmp_path: Path) -> None:
+    model = write_gguf(tmp_path / "flaky-Q4_0.gguf", context=2048, tensors=4)
+    hub.add_repo("org/Flaky-GGUF", {model.name: model})
+    hub.fail(model.name, "500", times=3)  # the 4th request is answered
+    window = open_window(paths)
+    window.downloads.retry_delays = (0.05, 0.05, 0.05)
+    statuses: list[str] = []
+    window.downloads.job_changed.connect(lambda job_id: statuses.append(
+        window.downloads.queue.get(job_id).error))
+    hub_file = window.profile.hub_client().listing("org/Flaky-GGUF").files[0]
+    with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
+        window.downloads.add(window.profile.download_jobs(hub_file))
+    assert (paths.models_dir / model.name).read_bytes() == model.read_bytes()
+    tries = [s for s in statuses if "Trying again" in s]
+    assert tries[0].startswith("Hugging Face had a server error (500)")
+    assert tries[0].endswith("(1 of 3).") and tries[-1].endswith("(3 of 3).")
+
+
+def test_automatic_retries_end_and_leave_the_download_to_the_user(
+        qtbot, open_window, paths: Paths, hub, tmp_path: Path) -> None:
+    model = write_gguf(tmp_path / "down-Q4_0.gguf", context=2048, tensors=4)
+    hub.add_repo("org/Down-GGUF", {model.name: model})
+    hub.fail(model.name, "500", times=10)
+    window = open_window(paths)
+    window.downloads.retry_delays = (0.05,)
+    hub_file = window.profile.hub_client().listing("org/Down-GGUF").files[0]
+    [job] = window.downloads.add(window.profile.download_jobs(hub_file))
+    queue = window.downloads.queue
+    qtbot.waitUntil(lambda: queue.get(job.id).state == "failed"
+                    and "Trying again" not in queue.get(job.id).error, timeout=15000)
+    assert len(hub.file_requests(model.name)) == 2  # the first try and one retry
+    hub.faults.clear()
+    with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
+        window.downloads.resume(job.id)  # the user's Retry
