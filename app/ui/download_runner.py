@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
 from app.core.download_queue import DownloadQueue
 from app.core.downloads import DownloadCancelled, DownloadJob, transfer
-from app.core.errors import HearthError, NetworkDownloadError
+from app.core.errors import DownloadError, HearthError, NetworkDownloadError
 from app.core.hub import HubClient
 from app.core.units import human_duration
 from app.ui.background import BackgroundOp
@@ -73,10 +73,21 @@ class DownloadRunner(QObject):
         self._closing = False
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_S
         self._retries: dict[str, int] = {}  # automatic retries so far, by job
+        # One Hearth at a time runs a profile's downloads: two would write the same part
+        # files. A lock left by a killed Hearth is taken over (Qt checks its process id).
+        queue.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = QLockFile(str(queue.state_dir / "downloads.lock"))
+        self._lock.setStaleLockTime(0)
+        self.owner = self._lock.tryLock(0)
+        if not self.owner:
+            log.info("Another Hearth runs the downloads of %s", queue.state_dir)
 
     # -- what the pages call -------------------------------------------------------------
     def add(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
         """Queue the parts of one model, all or none (DownloadError for a duplicate)."""
+        if not self.owner:
+            raise DownloadError("Another Hearth window is running this profile's downloads.",
+                                "Download from that window, or close it first.")
         jobs = self.queue.add_all(jobs)
         self.jobs_changed.emit()
         self.pump()
@@ -117,7 +128,7 @@ class DownloadRunner(QObject):
 
     def pump(self) -> None:
         """Start the next queued download if none is running."""
-        if self._active is not None or self._closing:
+        if self._active is not None or self._closing or not self.owner:
             return
         job = self.queue.next_runnable()
         if job is None:
@@ -153,6 +164,9 @@ class DownloadRunner(QObject):
             if not self._stopped.wait(timeout):
                 log.warning("The download of %s did not stop within %.0f s",
                             self._active.target_name, timeout)
+        if self.owner:
+            self._lock.unlock()  # (the end of the process would release it too)
+            self.owner = False
 
     @staticmethod
     def _transfer(job: DownloadJob, client: Callable[[], HubClient], stopped: threading.Event,

@@ -14,6 +14,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.chat.profile import Profile
+from app.core.errors import DownloadError
 from app.core.fit import detect_hardware
 from app.core.gguf_info import read_gguf_info
 from app.core.memory import model_memory_bytes
@@ -484,3 +485,20 @@ def test_automatic_retries_end_and_leave_the_download_to_the_user(
     hub.faults.clear()
     with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
         window.downloads.resume(job.id)  # the user's Retry
+
+
+def test_a_second_window_on_the_same_profile_leaves_the_downloads_to_the_first(
+        qtbot, open_window, paths: Paths, hub, tmp_path: Path) -> None:
+    model = write_gguf(tmp_path / "two-Q4_0.gguf", context=2048, tensors=4)
+    hub.add_repo("org/Two-GGUF", {model.name: model})
+    first = open_window(paths)
+    second = open_window(paths)
+    assert first.downloads.owner and not second.downloads.owner
+    hub_file = second.profile.hub_client().listing("org/Two-GGUF").files[0]
+    with pytest.raises(DownloadError, match="Another Hearth window"):
+        second.downloads.add(second.profile.download_jobs(hub_file))
+    first.close()  # the lock passes on
+    third = open_window(paths)
+    assert third.downloads.owner
+    with qtbot.waitSignal(third.downloads.file_ready, timeout=15000):
+        third.downloads.add(third.profile.download_jobs(hub_file))
