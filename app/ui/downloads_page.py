@@ -26,7 +26,7 @@ from app.ui.download_runner import DownloadRunner
 from app.ui.row_list_model import Index, RowListModel
 
 _STATE_WORDS = {"queued": "Waiting", "downloading": "Downloading", "paused": "Paused",
-                "failed": "Failed", "done": "Done: verified and in your library",
+                "failed": "Failed", "done": "Done: verified and added to your library",
                 "cancelled": "Cancelled"}
 
 

@@ -10,8 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from app.core.fit import Fit
 from app.core.hub import HubFile, HubRepo
 from app.core.units import human_size
-from app.ui.row_list_model import Index, RowListModel
-from app.ui.row_table_model import RowTableModel
+from app.ui.row_list_model import Index, RowListModel, RowTableModel
 
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
 FILE_COLUMNS = ("Quantisation", "Size", "Memory", "Fit", "")

@@ -11,7 +11,7 @@ from PySide6.QtGui import QBrush, QColor
 from app.core.fit import Fit
 from app.core.library import LibraryModel
 from app.core.units import human_size
-from app.ui.row_table_model import Index, RowTableModel
+from app.ui.row_list_model import Index, RowTableModel
 
 COLUMNS = ("Name", "Size", "Quant", "Context", "File", "Memory", "Fit", "Where")
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}

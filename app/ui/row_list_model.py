@@ -1,31 +1,63 @@
-"""Base of the app's list models: a Python list of rows shown as a flat Qt list."""
+"""Bases of the app's item models: a Python list of rows, shown as a flat list or a table."""
 
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 Row = TypeVar("Row")
 
 
-class RowListModel(QAbstractListModel, Generic[Row]):
-    """Holds ``_rows``; subclasses map a row to roles in ``data``."""
+class _Rows(Generic[Row]):
+    """The rows of a model (a mixin for a Qt item model class)."""
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Row] = []
+    _rows: list[Row]
 
     def _reset(self, rows: list[Row]) -> None:
-        self.beginResetModel()
+        self.beginResetModel()  # type: ignore[attr-defined]
         self._rows = rows
-        self.endResetModel()
+        self.endResetModel()  # type: ignore[attr-defined]
 
     def _row_at(self, index: Index) -> Row | None:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         return self._rows[index.row()]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
         return 0 if parent.isValid() else len(self._rows)
+
+
+class RowListModel(_Rows[Row], QAbstractListModel):
+    """Holds ``_rows``; subclasses map a row to roles in ``data``."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows = []
+
+
+class RowTableModel(_Rows[Row], QAbstractTableModel):
+    """Holds ``_rows`` under ``columns`` (titles); subclasses map cells in ``data``."""
+
+    columns: tuple[str, ...] = ()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows = []
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self.columns)):
+            return self.columns[section]
+        return None

@@ -56,6 +56,20 @@ def _open_repo(qtbot, manager) -> None:
                     timeout=15000)
 
 
+def _start_throttled_download(qtbot, open_window, paths: Paths, hub, starter_gguf: Path,
+                              sent: int) -> tuple[MainWindow, object]:
+    """Open a window, start the starter model's download at 8 MB/s, wait for ``sent`` bytes."""
+    _add_starter_repo(hub, starter_gguf)
+    hub.rate = 8_000_000  # the 98 MB file takes ~12 s: time to act on it midway
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    _open_repo(qtbot, manager)
+    manager.hub_page.files_view.selectRow(0)
+    manager.hub_page.download(confirmed=True)
+    assert hub.wait_sent(HUB_NAME, sent, timeout=20)
+    return window, manager
+
+
 def test_library_lists_models_with_metadata_and_fit(qtbot, open_window, model_paths: Paths,
                                                     model_path: str) -> None:
     window = open_window(model_paths)
@@ -197,15 +211,9 @@ def test_hub_search_lists_quants_with_fit_and_downloads_into_the_library(
 
 def test_pause_and_resume_from_the_downloads_tab(qtbot, open_window, paths: Paths, hub,
                                                  starter_gguf: Path) -> None:
-    _add_starter_repo(hub, starter_gguf)
-    hub.rate = 8_000_000  # bytes/s: the 98 MB file takes ~12 s, time to pause it
-    window = open_window(paths)
-    manager = window.open_model_manager()
-    _open_repo(qtbot, manager)
-    manager.hub_page.files_view.selectRow(0)
-    manager.hub_page.download(confirmed=True)
+    window, manager = _start_throttled_download(qtbot, open_window, paths, hub, starter_gguf,
+                                                4_000_000)
     downloads = manager.downloads_page
-    assert hub.wait_sent(HUB_NAME, 4_000_000, timeout=20)
     qtbot.waitUntil(lambda: downloads.pause_button.isEnabled(), timeout=5000)
     indicator = window.statusBar().findChild(DownloadIndicator)
     qtbot.waitUntil(lambda: " %" in indicator.text(), timeout=5000)
@@ -226,14 +234,8 @@ def test_pause_and_resume_from_the_downloads_tab(qtbot, open_window, paths: Path
 
 def test_a_download_goes_on_after_the_app_is_closed_and_opened_again(
         qtbot, open_window, paths: Paths, hub, starter_gguf: Path) -> None:
-    _add_starter_repo(hub, starter_gguf)
-    hub.rate = 8_000_000
-    window = open_window(paths)
-    manager = window.open_model_manager()
-    _open_repo(qtbot, manager)
-    manager.hub_page.files_view.selectRow(0)
-    manager.hub_page.download(confirmed=True)
-    assert hub.wait_sent(HUB_NAME, 3_000_000, timeout=20)
+    window, _manager = _start_throttled_download(qtbot, open_window, paths, hub, starter_gguf,
+                                                 3_000_000)
     window.close()
     hub.rate = None
     reopened = MainWindow(Profile.open(paths), fetch_starter=False)
@@ -420,14 +422,8 @@ def test_library_changes_never_load_another_model(qtbot, open_window, model_path
 
 def test_cancel_then_quit_does_not_resume_the_download(qtbot, open_window, paths: Paths, hub,
                                                       starter_gguf: Path) -> None:
-    _add_starter_repo(hub, starter_gguf)
-    hub.rate = 8_000_000
-    window = open_window(paths)
-    manager = window.open_model_manager()
-    _open_repo(qtbot, manager)
-    manager.hub_page.files_view.selectRow(0)
-    manager.hub_page.download(confirmed=True)
-    assert hub.wait_sent(HUB_NAME, 2_000_000, timeout=20)
+    window, manager = _start_throttled_download(qtbot, open_window, paths, hub, starter_gguf,
+                                                2_000_000)
     qtbot.waitUntil(manager.downloads_page.cancel_button.isEnabled, timeout=5000)
     manager.downloads_page.cancel_button.click()
     window.close()  # before the transfer's end reached the window
