@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MARGIN = 64 << 20          # free space kept beyond the download itself
 CHUNK = 1 << 20
+HASH_PROGRESS_INTERVAL_S = 0.1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -84,7 +86,7 @@ def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Pa
         part_path.unlink()
         have = 0
     _check_space(job, part_path.parent, job.size - have, free_space)
-    digest = _hash_part(part_path, have, cancel)
+    digest = _hash_part(part_path, have, cancel, progress)  # resuming: check what is there
     if have < job.size:
         fetch = RangedFetch(job, url, headers, part_path, cancel, progress, stall_timeout,
                             free_space)
@@ -123,8 +125,11 @@ def _sha256_of(path: Path, cancel: threading.Event | None = None) -> str:
     return _hash_part(path, path.stat().st_size, cancel).hexdigest()
 
 
-def _hash_part(path: Path, length: int, cancel: threading.Event | None) -> Any:
+def _hash_part(path: Path, length: int, cancel: threading.Event | None,
+               progress: Callable[[int], None] | None = None) -> Any:
+    """The sha256 of the first ``length`` bytes; ``progress`` hears how far it got."""
     digest = hashlib.sha256()
+    done, reported = 0, time.monotonic()
     if length:
         with path.open("rb") as handle:
             while chunk := handle.read(min(CHUNK, length)):
@@ -132,6 +137,11 @@ def _hash_part(path: Path, length: int, cancel: threading.Event | None) -> Any:
                     raise DownloadCancelled
                 digest.update(chunk)
                 length -= len(chunk)
+                done += len(chunk)
+                if progress is not None and \
+                        time.monotonic() - reported >= HASH_PROGRESS_INTERVAL_S:
+                    reported = time.monotonic()
+                    progress(done)  # re-reading a 10 GB part takes seconds: show it moving
     return digest
 
 

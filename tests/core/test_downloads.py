@@ -327,3 +327,19 @@ def test_a_file_system_error_is_a_clear_download_error(hub: LocalHub, tmp_path: 
     with pytest.raises(DownloadError, match="Could not read or write") as caught:
         _run(job, tmp_path)
     assert "retry" in caught.value.hint
+
+
+def test_checking_the_bytes_kept_before_resuming_reports_progress(
+        hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.core.downloads as downloads
+
+    monkeypatch.setattr(downloads, "HASH_PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(downloads, "CHUNK", 256 * 1024)
+    job = _job(hub)
+    part = _part(job, tmp_path)
+    part.parent.mkdir(parents=True)
+    part.write_bytes(PAYLOAD[:1 << 20])  # 1 MiB kept from an earlier try
+    seen: list[int] = []
+    assert _run(job, tmp_path, progress=seen.append).read_bytes() == PAYLOAD
+    assert seen[:4] == [256 * 1024, 512 * 1024, 768 * 1024, 1 << 20]  # re-reading the part
+    assert seen[-1] == len(PAYLOAD)
