@@ -34,6 +34,8 @@ from app.ui.background import BackgroundOp
 from app.ui.error_banner import ErrorBanner
 from app.ui.hub_models import HubFileTableModel, HubRepoListModel
 
+PAGE = 50  # search results asked for at a time
+
 
 class HubPage(QWidget):
     """Search box, results, the chosen repository's files with fit labels, and Download.
@@ -57,6 +59,7 @@ class HubPage(QWidget):
         self.files = HubFileTableModel(self)
         self._pending_repo = ""
         self._searches = 0  # numbers the searches, so only the newest one's answer shows
+        self._limit = PAGE
         self._open_timer = QTimer(self)  # arrowing through results opens only where it stops
         self._open_timer.setSingleShot(True)
         self._open_timer.setInterval(250)
@@ -110,7 +113,14 @@ class HubPage(QWidget):
         right_layout.addWidget(self.card, 1)
         right_layout.addWidget(self.download_button, 0, Qt.AlignmentFlag.AlignRight)
         splitter = QSplitter()
-        splitter.addWidget(self.results_view)
+        self.more_button = QPushButton("More results")
+        self.more_button.hide()
+        results = QWidget()
+        results_layout = QVBoxLayout(results)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.results_view, 1)
+        results_layout.addWidget(self.more_button)
+        splitter.addWidget(results)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([330, 570])
@@ -122,6 +132,7 @@ class HubPage(QWidget):
         self.search_edit.returnPressed.connect(lambda: self.search())
         self.search_button.clicked.connect(lambda: self.search())
         self.token_button.clicked.connect(self.edit_token)
+        self.more_button.clicked.connect(self.more_results)
         self.results_view.selectionModel().currentChanged.connect(
             lambda *_: self._open_timer.start())
         self.files_view.selectionModel().currentRowChanged.connect(
@@ -129,18 +140,19 @@ class HubPage(QWidget):
         self.download_button.clicked.connect(lambda: self.download())
 
     # -- searching and listing --------------------------------------------------------
-    def search(self, query: str | None = None) -> None:
-        """Search the hub for GGUF repositories (in the background)."""
+    def search(self, query: str | None = None, limit: int = PAGE) -> None:
+        """Search the hub for GGUF repositories (in the background), ``limit`` at most."""
         if query is not None:
             self.search_edit.setText(query)
         text = self.search_edit.text().strip()
+        self._limit = limit
         self.banner.hide()
         self.status.setText(f"Searching for “{text}”…" if text else "Most downloaded GGUF "
                             "models…")
         self.search_button.setEnabled(False)
         self._searches += 1
         number = self._searches
-        BackgroundOp(lambda: self._client().search(text)) \
+        BackgroundOp(lambda: self._client().search(text, limit)) \
             .success(lambda repos: self._show_results(number, repos)) \
             .failure(lambda error: self._search_failed(number, error)) \
             .run_in_background()
@@ -149,9 +161,20 @@ class HubPage(QWidget):
         if number != self._searches:
             return  # an older search, overtaken by a newer one
         self.search_button.setEnabled(True)
+        current = self.results_view.currentIndex().data(HubRepoListModel.RepoRole)
         self.repos.set_repos(repos)
+        self.more_button.setVisible(len(repos) >= self._limit)
         self.status.setText(f"{len(repos)} repositories" if repos else
                             "No GGUF repositories match. Try fewer or other words.")
+        row = next((i for i, r in enumerate(repos) if r.id == current), None)
+        if row is not None:  # "More results" keeps the open repository selected
+            self.results_view.selectionModel().blockSignals(True)
+            self.results_view.setCurrentIndex(self.repos.index(row))
+            self.results_view.selectionModel().blockSignals(False)
+
+    def more_results(self) -> None:
+        """Search again for the same words, with room for more results."""
+        self.search(limit=self._limit + PAGE)
 
     def open_repo(self, repo_id: str | None) -> None:
         """List a repository's GGUF files, their memory need and the recommended one."""

@@ -498,3 +498,19 @@ def test_a_second_window_on_the_same_profile_leaves_the_downloads_to_the_first(
     assert third.downloads.owner
     with qtbot.waitSignal(third.downloads.file_ready, timeout=15000):
         third.downloads.add(third.profile.download_jobs(hub_file))
+
+
+def test_more_search_results_on_request(qtbot, open_window, paths: Paths, hub) -> None:
+    for number in range(3):
+        hub.add_repo(f"org/Many-{number}-GGUF", {"m-Q4_0.gguf": b"GGUF"}, downloads=number)
+    window = open_window(paths)
+    manager = window.open_model_manager()
+    page = manager.hub_page
+    manager.tabs.setCurrentWidget(page)
+    with qtbot.waitSignal(page.repos.modelReset, timeout=15000):
+        page.search("many", limit=2)
+    assert page.repos.rowCount() == 2 and page.more_button.isVisible()
+    with qtbot.waitSignal(page.repos.modelReset, timeout=15000):
+        page.more_button.click()
+    assert page.repos.rowCount() == 3 and not page.more_button.isVisible()
+    assert hub.requests[-1].params["limit"] == ["52"]
