@@ -79,7 +79,7 @@ def test_a_download_killed_with_the_app_resumes_at_the_next_start(
         if second.poll() is None:
             os.killpg(second.pid, signal.SIGKILL)
         second.wait(timeout=10)
-    target = paths.models_dir / NAME
+    target = paths.models_dir / REPO / NAME
     assert said[-1] == f"READY {target}", said
     assert sha256_of(target) == sha256_of(starter_gguf)
     starts = [seen.range_start for seen in hub.file_requests(NAME)]

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from app.core.hub_files import HubFile, HubPart, safe_file_name
+from app.core.hub_files import HubFile, HubPart, check_repo_id, safe_file_name
 
 STATES = ("queued", "downloading", "paused", "failed", "done", "cancelled")
 ACTIVE_STATES = ("queued", "downloading", "paused", "failed")  # not finished or given up
@@ -32,12 +32,21 @@ class DownloadJob:
     received: int = 0
     error: str = ""
     added_at: float = field(default_factory=time.time)
+    # The library sub-folder, ``owner/name`` of the repo: uploads of one model by different
+    # people often share file names. "" (jobs queued by an older Hearth): the library itself.
+    target_dir: str = ""
+
+    @property
+    def target(self) -> str:
+        """Where the file goes, relative to the library folder."""
+        return f"{self.target_dir}/{self.target_name}" if self.target_dir else self.target_name
 
     @classmethod
     def for_part(cls, repo_id: str, revision: str, part: HubPart) -> DownloadJob:
         """A new queued job for one hub file (``HubError`` if its name is unsafe)."""
         return cls(id=uuid.uuid4().hex, repo_id=repo_id, revision=revision, path=part.path,
-                   size=part.size, sha256=part.sha256, target_name=safe_file_name(part.path))
+                   size=part.size, sha256=part.sha256, target_name=safe_file_name(part.path),
+                   target_dir=check_repo_id(repo_id))
 
     def to_dict(self) -> dict[str, Any]:
         """The job as JSON-ready values."""
@@ -51,7 +60,7 @@ class DownloadJob:
         values: dict[str, Any] = {}
         for spec in fields(cls):
             if spec.name not in data:
-                if spec.name in ("state", "received", "error", "added_at"):
+                if spec.name in ("state", "received", "error", "added_at", "target_dir"):
                     continue
                 raise ValueError(f"download job without {spec.name!r}")
             value = data[spec.name]

@@ -73,9 +73,9 @@ class DownloadQueue:
                             (job.repo_id, job.revision, job.path):
                         raise DownloadError(f"{job.target_name} is already in the download "
                                             "queue.")
-                    if other.target_name == job.target_name:
+                    if other.target == job.target:
                         raise DownloadError(f"Another download will be saved as "
-                                            f"{job.target_name}.",
+                                            f"{job.target}.",
                                             "Wait for it to finish, or cancel it first.")
                 taken.append(job)
             self.jobs.extend(jobs)

@@ -23,8 +23,8 @@ from typing import Any
 
 from app.core import part_file
 from app.core.download_job import STATES, DownloadJob, jobs_for
-from app.core.errors import DownloadError
-from app.core.hub_files import safe_file_name
+from app.core.errors import DownloadError, HubError
+from app.core.hub_files import check_repo_id, safe_file_name
 from app.core.ranged_fetch import (
     FULL_ERRNOS,
     KEPT,
@@ -76,7 +76,12 @@ def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Pa
         raise DownloadError(f"Hugging Face gives no sha256 for {job.target_name}, so it "
                             "could not be verified; it was not downloaded.",
                             "Choose another file of this model.")
-    final = library_dir / job.target_name
+    if job.target_dir:
+        try:
+            check_repo_id(job.target_dir)
+        except HubError as exc:
+            raise DownloadError(f"{job.target_dir!r} is not a safe library folder.") from exc
+    final = library_dir / job.target
     if _already_there(job, final, cancel):
         part_path.unlink(missing_ok=True)
         return final

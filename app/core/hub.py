@@ -24,14 +24,21 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from app import __version__
 from app.core.errors import HubError
 from app.core.hub_errors import translate
-from app.core.hub_files import HubFile, HubPart, group_files, recommend, safe_file_name
+from app.core.hub_files import (
+    HubFile,
+    HubPart,
+    check_repo_id,
+    group_files,
+    recommend,
+    safe_file_name,
+)
 
-__all__ = ["HubClient", "HubFile", "HubPart", "HubRepo", "RepoListing", "recommend",
+__all__ = ["HubClient", "HubFile", "HubPart", "HubRepo", "RepoListing", "check_repo_id",
+           "recommend",
            "safe_file_name"]
 
 log = logging.getLogger(__name__)
 
-_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$", re.ASCII)
 CARD_LINES = 12
 _CARD_MAX_BYTES = 64 * 1024
 _SEARCH_FIELDS = ["downloads", "likes", "tags", "gated", "lastModified"]
@@ -59,14 +66,6 @@ class RepoListing:
     card_excerpt: str
     gated: bool
     left_out: tuple[str, ...] = ()  # why some GGUF files are not offered (unsafe name, …)
-
-
-def check_repo_id(repo_id: str) -> str:
-    """Return ``repo_id`` if it looks like ``owner/name``; else raise ``HubError``."""
-    if not _REPO_ID.match(repo_id) or any(not p.strip(".") for p in repo_id.split("/")):
-        raise HubError(f"{repo_id!r} is not a Hugging Face repository name.",
-                       "Repository names look like owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF.")
-    return repo_id
 
 
 def card_excerpt(text: str, lines: int = CARD_LINES) -> str:

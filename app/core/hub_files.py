@@ -28,6 +28,17 @@ _FORBIDDEN = set('<>:"|?*\\') | {chr(c) for c in range(32)}
 _MAX_NAME_BYTES = 255
 
 
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$", re.ASCII)
+
+
+def check_repo_id(repo_id: str) -> str:
+    """Return ``repo_id`` if it looks like ``owner/name``; else raise ``HubError``."""
+    if not _REPO_ID.match(repo_id) or any(not p.strip(".") for p in repo_id.split("/")):
+        raise HubError(f"{repo_id!r} is not a Hugging Face repository name.",
+                       "Repository names look like owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF.")
+    return repo_id
+
+
 @dataclass(frozen=True)
 class HubPart:
     """One file on the hub: its repo path, size and the sha256 its LFS pointer gives."""

@@ -205,6 +205,18 @@ class ModelLibrary:
                 raise LibraryError(f"'{part.name}' could not be deleted: "
                                    f"{exc.strerror or exc}.",
                                    "Check that the file is not in use or read-only.") from exc
+        self._drop_empty_folders(model.path.parent)
+
+    def _drop_empty_folders(self, folder: Path) -> None:
+        """Remove the folders a download made (``owner/name``) once they are empty."""
+        root = _absolute(self.models_dir)
+        folder = _absolute(folder)
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only ever succeeds on an empty folder
+            except OSError:
+                return
+            folder = folder.parent
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -53,11 +53,14 @@ def test_a_duplicate_or_a_name_clash_is_refused(queue: DownloadQueue) -> None:
     job = queue.add(_job())
     with pytest.raises(DownloadError, match="already in the download queue"):
         queue.add(_job())
-    with pytest.raises(DownloadError, match="Another download will be saved as m-Q4_0.gguf"):
-        queue.add(_job(repo="other/m"))
+    clash = _job()
+    clash.path = "sub/m-Q4_0.gguf"  # another file of the repo, with the same name
+    with pytest.raises(DownloadError, match="Another download will be saved as org/m/m-Q4_0"):
+        queue.add(clash)
+    queue.add(_job(repo="other/m"))  # another repo's file of that name has its own folder
     queue.cancel(job.id)
     queue.add(_job())  # a cancelled job no longer blocks it
-    assert len(queue.jobs) == 2
+    assert len(queue.jobs) == 3
 
 
 def test_cancel_deletes_the_part_and_remove_forgets_the_job(queue: DownloadQueue) -> None:

@@ -54,7 +54,12 @@ def _part(job: DownloadJob, tmp_path: Path) -> Path:
 
 def _library(tmp_path: Path) -> list[str]:
     folder = tmp_path / "library"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def _target(tmp_path: Path, name: str = NAME) -> Path:
+    """Where a file of the test repo lands: the library's folder for that repo."""
+    return tmp_path / "library" / "org" / "M-GGUF" / name
 
 
 def test_the_starter_model_downloads_verified_into_the_library(
@@ -64,7 +69,7 @@ def test_the_starter_model_downloads_verified_into_the_library(
                                                        starter_gguf.name)
     seen: list[int] = []
     path = _run(job, tmp_path, progress=seen.append)
-    assert path == tmp_path / "library" / starter_gguf.name
+    assert path == _target(tmp_path, starter_gguf.name)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == STARTER.sha256
     assert not _part(job, tmp_path).exists()
     assert seen[0] == 0 and seen[-1] == STARTER.size and seen == sorted(seen)
@@ -258,37 +263,37 @@ def test_a_file_without_a_sha256_is_not_downloaded(hub: LocalHub, tmp_path: Path
 
 def test_the_same_file_in_the_library_finishes_at_once(hub: LocalHub, tmp_path: Path) -> None:
     job = _job(hub)
-    (tmp_path / "library").mkdir()
-    (tmp_path / "library" / NAME).write_bytes(PAYLOAD)
-    assert _run(job, tmp_path) == tmp_path / "library" / NAME
+    _target(tmp_path).parent.mkdir(parents=True)
+    _target(tmp_path).write_bytes(PAYLOAD)
+    assert _run(job, tmp_path) == _target(tmp_path)
     assert hub.file_requests(NAME) == []
 
 
 def test_a_different_file_of_that_name_is_never_replaced(hub: LocalHub,
                                                          tmp_path: Path) -> None:
     job = _job(hub)
-    (tmp_path / "library").mkdir()
-    (tmp_path / "library" / NAME).write_bytes(b"the user's own file")
+    _target(tmp_path).parent.mkdir(parents=True)
+    _target(tmp_path).write_bytes(b"the user's own file")
     with pytest.raises(DownloadError, match=f"A different file named {NAME}"):
         _run(job, tmp_path)
-    assert (tmp_path / "library" / NAME).read_bytes() == b"the user's own file"
+    assert _target(tmp_path).read_bytes() == b"the user's own file"
 
 
 def test_a_file_that_appears_during_the_download_is_not_replaced(
         hub: LocalHub, tmp_path: Path) -> None:
     job = _job(hub)
-    (tmp_path / "library").mkdir()
+    _target(tmp_path).parent.mkdir(parents=True)
 
     def sneak_in(received: int) -> None:
         if received == job.size:
             return
-        target = tmp_path / "library" / NAME
+        target = _target(tmp_path)
         if not target.exists():
             target.write_bytes(b"x" * 10)
 
     with pytest.raises(DownloadError, match="A different file named"):
         _run(job, tmp_path, progress=sneak_in)
-    assert (tmp_path / "library" / NAME).read_bytes() == b"x" * 10
+    assert _target(tmp_path).read_bytes() == b"x" * 10
     assert _part(job, tmp_path).stat().st_size == job.size  # verified bytes are kept
 
 
@@ -314,8 +319,8 @@ def test_a_library_on_another_file_system_gets_a_verified_copy(hub: LocalHub,
         path = transfer(job, url=client.file_url(job.repo_id, job.revision, job.path),
                         headers={}, part_path=_part(job, tmp_path), library_dir=library,
                         cancel=threading.Event(), progress=lambda _n: None)
-        assert path == library / NAME and path.read_bytes() == PAYLOAD
-        assert sorted(p.name for p in library.iterdir()) == [NAME]  # no staging file left
+        assert path == library / "org" / "M-GGUF" / NAME and path.read_bytes() == PAYLOAD
+        assert [p.name for p in library.rglob("*") if p.is_file()] == [NAME]  # no staging
         assert not _part(job, tmp_path).exists()
     finally:
         shutil.rmtree(library)
@@ -331,7 +336,7 @@ def test_a_file_system_error_is_a_clear_download_error(hub: LocalHub, tmp_path: 
 
 def test_checking_the_bytes_kept_before_resuming_reports_progress(
         hub: LocalHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.core.downloads as downloads
+    from app.core import downloads
 
     monkeypatch.setattr(downloads, "HASH_PROGRESS_INTERVAL_S", 0.0)
     monkeypatch.setattr(downloads, "CHUNK", 256 * 1024)
@@ -343,3 +348,34 @@ def test_checking_the_bytes_kept_before_resuming_reports_progress(
     assert _run(job, tmp_path, progress=seen.append).read_bytes() == PAYLOAD
     assert seen[:4] == [256 * 1024, 512 * 1024, 768 * 1024, 1 << 20]  # re-reading the part
     assert seen[-1] == len(PAYLOAD)
+
+
+def test_uploads_with_the_same_file_name_get_folders_of_their_own(hub: LocalHub,
+                                                                  tmp_path: Path) -> None:
+    other = random.Random(9).randbytes(4096)
+    hub.add_repo("alice/M-GGUF", {NAME: PAYLOAD})
+    hub.add_repo("bob/M-GGUF", {NAME: other})
+    paths = []
+    for repo in ("alice/M-GGUF", "bob/M-GGUF"):
+        [job] = jobs_for(HubClient().listing(repo).files[0])
+        paths.append(_run(job, tmp_path))
+    library = tmp_path / "library"
+    assert paths == [library / "alice" / "M-GGUF" / NAME, library / "bob" / "M-GGUF" / NAME]
+    assert [p.read_bytes() for p in paths] == [PAYLOAD, other]
+
+
+def test_a_job_from_an_older_queue_lands_in_the_library_itself(hub: LocalHub,
+                                                              tmp_path: Path) -> None:
+    data = _job(hub).to_dict()
+    del data["target_dir"]
+    job = DownloadJob.from_dict(data)
+    assert _run(job, tmp_path) == tmp_path / "library" / NAME
+
+
+def test_a_library_folder_that_leaves_the_library_is_refused(hub: LocalHub,
+                                                            tmp_path: Path) -> None:
+    job = _job(hub)
+    job.target_dir = "../outside"
+    with pytest.raises(DownloadError, match="not a safe library folder"):
+        _run(job, tmp_path)
+    assert not (tmp_path / "outside").exists() and hub.file_requests(NAME) == []

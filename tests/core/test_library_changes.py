@@ -120,6 +120,20 @@ def test_delete_a_library_model_removes_every_part(library: ModelLibrary) -> Non
     assert _files(library.models_dir) == ["keep.gguf"]
 
 
+def test_deleting_a_downloaded_model_removes_its_empty_repo_folders(
+        library: ModelLibrary) -> None:
+    write_gguf(library.models_dir / "alice" / "M-GGUF" / "m-Q4_0.gguf")
+    write_gguf(library.models_dir / "alice" / "Other-GGUF" / "o-Q4_0.gguf")
+    write_gguf(library.models_dir / "alice" / "M-GGUF" / "notes" / "keep.gguf")
+    first = next(m for m in library.scan() if m.name == "m-Q4_0")
+    library.delete(first)
+    assert (library.models_dir / "alice" / "M-GGUF").is_dir()  # not empty: kept
+    other = next(m for m in library.scan() if m.name == "o-Q4_0")
+    library.delete(other)
+    assert not (library.models_dir / "alice" / "Other-GGUF").exists()
+    assert (library.models_dir / "alice").is_dir() and library.models_dir.is_dir()
+
+
 def test_a_loaded_model_cannot_be_deleted(library: ModelLibrary) -> None:
     path = write_gguf(library.models_dir / "busy.gguf")
     (model,) = library.scan()

@@ -199,7 +199,7 @@ def test_hub_search_lists_quants_with_fit_and_downloads_into_the_library(
     with qtbot.waitSignal(window.downloads.file_ready, timeout=60000) as ready:
         assert page.download(confirmed=True)
         assert manager.tabs.currentWidget() is manager.downloads_page
-    target = paths.models_dir / HUB_NAME
+    target = paths.models_dir / REPO / HUB_NAME  # a folder per repo: names can repeat
     assert ready.args == [str(target)]
     assert read_gguf_info(target).quantization == "Q4_1"
     assert not list((paths.data_dir / "downloads").glob("*.part"))
@@ -243,7 +243,7 @@ def test_a_download_goes_on_after_the_app_is_closed_and_opened_again(
     with qtbot.waitSignal(reopened.downloads.file_ready, timeout=60000):
         pass
     reopened.close()
-    assert (paths.models_dir / HUB_NAME).stat().st_size == starter_gguf.stat().st_size
+    assert (paths.models_dir / REPO / HUB_NAME).stat().st_size == starter_gguf.stat().st_size
     assert len(hub.file_requests(HUB_NAME)) >= 2
 
 
@@ -331,7 +331,7 @@ def test_a_gated_model_downloads_once_the_access_token_is_saved(
     assert "readable only by you" in page.status.text()
     with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
         downloads.resume_button.click()
-    assert (paths.models_dir / model.name).read_bytes() == model.read_bytes()
+    assert (paths.models_dir / "org/Gated-GGUF" / model.name).read_bytes() == model.read_bytes()
     assert hub.file_requests(model.name)[-1].authorization == f"Bearer {hub.token}"
     page.set_token("")
     assert "removed" in page.status.text()
@@ -459,7 +459,7 @@ def test_a_download_broken_off_by_the_network_is_retried_by_itself(
     hub_file = window.profile.hub_client().listing("org/Flaky-GGUF").files[0]
     with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
         window.downloads.add(window.profile.download_jobs(hub_file))
-    assert (paths.models_dir / model.name).read_bytes() == model.read_bytes()
+    assert (paths.models_dir / "org/Flaky-GGUF" / model.name).read_bytes() == model.read_bytes()
     tries = [s for s in statuses if "Trying again" in s]
     assert tries[0].startswith("Hugging Face had a server error (500)")
     assert tries[0].endswith("(1 of 3).") and tries[-1].endswith("(3 of 3).")
