@@ -70,7 +70,6 @@ class Profile:
             linked_files=[Path(f) for f in settings.get("library_files")],
             display_names=_DisplayNames(settings))
         queue = DownloadQueue(paths.data_dir / "downloads", paths.models_dir)
-        queue.restore_after_restart()
         return cls(paths=paths, settings=settings, history=history, library=library,
                    download_queue=queue)
 

@@ -14,6 +14,8 @@ import os
 import threading
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from app.core import part_file
 from app.core.download_job import ACTIVE_STATES, STATES, DownloadJob
 from app.core.errors import DownloadError
@@ -21,14 +23,19 @@ from app.core.errors import DownloadError
 log = logging.getLogger(__name__)
 
 QUEUE_FILE = "queue.json"
+LOCK_FILE = "queue.lock"
 FORMAT_VERSION = 1
 
 
 class DownloadQueue:
     """The ordered list of download jobs, persisted in ``state_dir``.
 
-    Opening it restores what a crash or restart left: jobs that were downloading are
-    queued again (they continue where their part file ends).
+    One Hearth at a time owns a profile's queue (a lock file; the operating system lets
+    go of it when that Hearth ends, however it ends): two would write the same part files
+    and overwrite each other's queue file. Another one sees the jobs but cannot change
+    them until it ``claim``s the queue. Opening (or claiming) it restores what a crash or
+    restart left: jobs that were downloading are queued again (they continue where their
+    part file ends).
     """
 
     def __init__(self, state_dir: Path, library_dir: Path) -> None:
@@ -38,8 +45,37 @@ class DownloadQueue:
         self._lock = threading.RLock()
         self._unreadable = False  # the queue file could not be read at start
         state_dir.mkdir(parents=True, exist_ok=True)
-        self._load()
-        self.restore_after_restart()
+        self._file_lock = FileLock(state_dir / LOCK_FILE)
+        self.owner = False
+        self.claim()
+        if not self.owner:
+            self._load()  # to show; changed only once claimed
+
+    def claim(self) -> bool:
+        """Own the queue if no other Hearth does (again reading what it left); True if so."""
+        if self.owner:
+            return True
+        try:
+            self._file_lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        with self._lock:
+            self.owner = True
+            self.jobs, self._unreadable = [], False
+            self._load()
+            self.restore_after_restart()
+        return True
+
+    def close(self) -> None:
+        """Let another Hearth own the queue (the end of the process does this too)."""
+        if self.owner:
+            self.owner = False
+            self._file_lock.release()
+
+    def _require_owner(self) -> None:
+        if not self.owner:
+            raise DownloadError("Another Hearth window is running this profile's downloads.",
+                                "Use that window for downloads, or close it first.")
 
     @property
     def queue_path(self) -> Path:
@@ -65,6 +101,7 @@ class DownloadQueue:
         ``DownloadError`` if one of them is queued already, or would be saved under a name
         another unfinished download (or another of them) will take.
         """
+        self._require_owner()
         with self._lock:
             taken = [other for other in self.jobs if other.state in ACTIVE_STATES]
             for job in jobs:
@@ -92,6 +129,7 @@ class DownloadQueue:
         """Record a job's new state (and bytes received, error text), then save."""
         if state not in STATES:
             raise ValueError(f"unknown download state {state!r}")
+        self._require_owner()
         with self._lock:
             job = self._job(job_id)
             job.state, job.error = state, error
@@ -109,6 +147,7 @@ class DownloadQueue:
 
     def cancel(self, job_id: str) -> None:
         """Give a job up and delete its part file (stop the transfer first)."""
+        self._require_owner()
         with self._lock:
             job = self._job(job_id)
             if job.state == "done":
@@ -119,6 +158,7 @@ class DownloadQueue:
 
     def remove(self, job_id: str) -> None:
         """Forget a done or cancelled job (cancel a failed one first: that deletes its part)."""
+        self._require_owner()
         with self._lock:
             job = self._job(job_id)
             if job.state not in ("done", "cancelled"):
@@ -129,13 +169,18 @@ class DownloadQueue:
 
     def restore_after_restart(self) -> None:
         """Requeue jobs left downloading; set every unfinished job's bytes from its part."""
+        self._require_owner()
         with self._lock:
             for job in self.jobs:
                 if job.state == "downloading":
                     job.state = "queued"
                 if job.state in ACTIVE_STATES:
                     part = self.part_path(job)
-                    job.received = min(part_file.trusted_length(part), job.size)
+                    try:
+                        job.received = min(part_file.trusted_length(part), job.size)
+                    except OSError as exc:  # e.g. no permission: the transfer will say so
+                        log.warning("Could not check the partial download %s: %s", part, exc)
+                        job.received = 0
             self._drop_orphan_parts()
             self._save()
 
@@ -147,6 +192,7 @@ class DownloadQueue:
         return job
 
     def _move(self, job_id: str, allowed: tuple[str, ...], state: str) -> None:
+        self._require_owner()
         with self._lock:
             job = self._job(job_id)
             if job.state not in allowed:

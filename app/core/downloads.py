@@ -89,6 +89,7 @@ def _transfer(job: DownloadJob, url: str, headers: dict[str, str], part_path: Pa
     have = part_file.trusted_length(part_path)
     if have > job.size:
         part_path.unlink()
+        part_file.forget(part_path)
         have = 0
     _check_space(job, part_path.parent, job.size - have, free_space)
     digest = _hash_part(part_path, have, cancel, progress)  # resuming: check what is there

@@ -99,8 +99,26 @@ class ModelLibrary:
         """Single GGUFs listed where they are (the first part, for a split model)."""
         return tuple(self._files)
 
-    def link_folder(self, folder: str | Path) -> Path:
-        """List the GGUFs in ``folder`` (and its sub-folders) from the next scan on."""
+    @staticmethod
+    def read_folder(folder: str | Path) -> MetadataCache:
+        """Read the metadata of every GGUF in ``folder``, apart from any library.
+
+        For a folder about to be linked: the first look at it reads every model's header,
+        which is slow on a large folder. Done on another thread, with the result handed to
+        ``link_folder(folder, known=…)``, the library is never locked meanwhile.
+        """
+        reader = ModelLibrary(_absolute(folder))
+        reader.scan()
+        return reader.cache
+
+    def link_folder(self, folder: str | Path, known: MetadataCache | None = None) -> Path:
+        """List the GGUFs in ``folder`` (and its sub-folders) from the next scan on.
+
+        ``known``: its metadata, read beforehand (``read_folder``).
+        """
+        if known is not None:
+            with self._lock:
+                self.cache.absorb(known)
         folder = _absolute(folder)
         if folder not in self._folders:
             self._folders.append(folder)

@@ -127,6 +127,12 @@ class MetadataCache:
             return Metadata(None, error, hint)
         return None
 
+    def absorb(self, other: MetadataCache) -> None:
+        """Take over what ``other`` read (e.g. a folder read on another thread)."""
+        if other._entries:
+            self._entries.update(other._entries)
+            self._dirty = True
+
     def _remember(self, key: str, entry: dict[str, Any]) -> None:
         self._entries[key] = entry
         self._dirty = True

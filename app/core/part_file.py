@@ -15,13 +15,32 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 log = logging.getLogger(__name__)
 
 SYNC_STEP = 64 << 20  # bytes between fsyncs of a part file
-_BOOT_TOLERANCE_S = 5.0  # boot times computed from uptime may wobble by a little
+# Without a boot id, the boot time is compared: it is derived from the clock and the
+# uptime, so a clock step (NTP) moves it; two boots within a minute do not happen.
+_BOOT_TOLERANCE_S = 60.0
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: a new random id every boot
+
+
+def _this_boot() -> dict[str, Any]:
+    try:
+        boot_id = _BOOT_ID.read_text().strip()
+    except OSError:
+        boot_id = ""
+    return {"boot_id": boot_id, "boot": psutil.boot_time()}
+
+
+def _same_boot(record: dict[str, Any]) -> bool:
+    now = _this_boot()
+    if record.get("boot_id") and now["boot_id"]:
+        return record["boot_id"] == now["boot_id"]
+    return abs(float(record["boot"]) - now["boot"]) <= _BOOT_TOLERANCE_S
 
 
 def synced_path(part_path: Path) -> Path:
@@ -33,7 +52,10 @@ def record_synced(part_path: Path, length: int) -> None:
     """Note that the first ``length`` bytes of the part are fsynced (call after fsync)."""
     side = synced_path(part_path)
     temporary = side.with_suffix(".synced-tmp")
-    temporary.write_text(json.dumps({"length": length, "boot": psutil.boot_time()}))
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump({"length": length, **_this_boot()}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())  # a record lost in a power cut would lose the part
     os.replace(temporary, side)
 
 
@@ -46,18 +68,20 @@ def trusted_length(part_path: Path) -> int:
     side = synced_path(part_path)
     try:
         record = json.loads(side.read_text())
-        synced, boot = int(record["length"]), float(record["boot"])
+        synced = int(record["length"])
+        same_boot = _same_boot(record)
     except FileNotFoundError:
-        synced, boot = 0, psutil.boot_time()  # never synced: nothing to compare with
+        return length  # never synced (short, or an older Hearth): nothing to compare with
     except (OSError, ValueError, TypeError, KeyError) as exc:
         log.info("Ignoring the unreadable %s (%s)", side, exc)
-        synced, boot = 0, 0.0  # unknown: trust only what a restart cannot have damaged
-    if abs(boot - psutil.boot_time()) <= _BOOT_TOLERANCE_S or synced >= length:
+        synced, same_boot = 0, False  # unknown: trust only what a restart cannot have hurt
+    if same_boot or synced >= length:
         return length
     log.info("The computer restarted during the download of %s: continuing from the "
              "%d bytes saved for sure, not %d", part_path.name, synced, length)
     with part_path.open("r+b") as handle:
         handle.truncate(synced)
+    record_synced(part_path, synced)  # this boot's record: the next resume trusts it
     return synced
 
 

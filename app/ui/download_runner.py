@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.download_queue import DownloadQueue
 from app.core.downloads import DownloadCancelled, DownloadJob, transfer
-from app.core.errors import DownloadError, HearthError, NetworkDownloadError
+from app.core.errors import HearthError, NetworkDownloadError
 from app.core.hub import HubClient
 from app.core.units import human_duration
 from app.ui.background import BackgroundOp
@@ -72,38 +72,37 @@ class DownloadRunner(QObject):
         self._meters: dict[str, _Meter] = {}
         self._closing = False
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_S
-        self._retries: dict[str, int] = {}  # automatic retries so far, by job
-        # One Hearth at a time runs a profile's downloads: two would write the same part
-        # files. A lock left by a killed Hearth is taken over (Qt checks its process id).
-        queue.state_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = QLockFile(str(queue.state_dir / "downloads.lock"))
-        self._lock.setStaleLockTime(0)
-        self.owner = self._lock.tryLock(0)
-        if not self.owner:
+        self._retries: dict[str, int] = {}  # automatic retries in a row, by job
+        self._retry_from: dict[str, int] = {}  # bytes the job had when it last broke off
+        self._waiting: dict[str, int] = {}  # jobs waiting to be retried: the wait's number
+        self._waits = 0
+        if not queue.owner:
             log.info("Another Hearth runs the downloads of %s", queue.state_dir)
 
     # -- what the pages call -------------------------------------------------------------
     def add(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
         """Queue the parts of one model, all or none (DownloadError for a duplicate)."""
-        if not self.owner:
-            raise DownloadError("Another Hearth window is running this profile's downloads.",
-                                "Download from that window, or close it first.")
-        jobs = self.queue.add_all(jobs)
+        self._take_over()
+        jobs = self.queue.add_all(jobs)  # DownloadError while another Hearth owns the queue
         self.jobs_changed.emit()
         self.pump()
         return jobs
 
     def pause(self, job_id: str) -> None:
         """Stop a download, keeping what arrived; ``resume`` continues from there."""
+        self._take_over()
         self._stop(job_id, "paused")
 
     def cancel(self, job_id: str) -> None:
         """Stop a download and delete what arrived."""
+        self._take_over()
         self._stop(job_id, "cancelled")
 
     def resume(self, job_id: str) -> None:
         """Queue a paused or failed download again (it continues where it stopped)."""
         self._retries.pop(job_id, None)  # the user's retry: automatic ones start anew
+        self._waiting.pop(job_id, None)
+        self._take_over()
         self._requeue(job_id)
 
     def _requeue(self, job_id: str) -> None:
@@ -113,6 +112,7 @@ class DownloadRunner(QObject):
 
     def remove(self, job_id: str) -> None:
         """Forget a finished or cancelled download."""
+        self._take_over()
         self.queue.remove(job_id)
         self._meters.pop(job_id, None)
         self.jobs_changed.emit()
@@ -122,13 +122,18 @@ class DownloadRunner(QObject):
         meter = self._meters.get(job_id)
         return meter.speed() if meter and self.is_active(job_id) else 0.0
 
+    @property
+    def owner(self) -> bool:
+        """Whether this Hearth runs the profile's downloads (not another one)."""
+        return self.queue.owner
+
     def is_active(self, job_id: str) -> bool:
         """Whether this job's transfer is running now."""
         return self._active is not None and self._active.id == job_id
 
     def pump(self) -> None:
         """Start the next queued download if none is running."""
-        if self._active is not None or self._closing or not self.owner:
+        if self._active is not None or self._closing or not self._take_over():
             return
         job = self.queue.next_runnable()
         if job is None:
@@ -153,6 +158,8 @@ class DownloadRunner(QObject):
         Waits (up to ``timeout`` seconds) until the transfer has let go of its part file.
         """
         self._closing = True
+        for job_id in self._waiting:  # a retry was promised: the next start keeps it
+            self.queue.mark(job_id, "queued")
         if self._active is not None:
             if not self._cancel.is_set():
                 self.queue.mark(self._active.id, "queued")  # resumed at the next start
@@ -164,9 +171,7 @@ class DownloadRunner(QObject):
             if not self._stopped.wait(timeout):
                 log.warning("The download of %s did not stop within %.0f s",
                             self._active.target_name, timeout)
-        if self.owner:
-            self._lock.unlock()  # (the end of the process would release it too)
-            self.owner = False
+        self.queue.close()  # another Hearth may run the downloads now
 
     @staticmethod
     def _transfer(job: DownloadJob, client: Callable[[], HubClient], stopped: threading.Event,
@@ -179,7 +184,22 @@ class DownloadRunner(QObject):
             stopped.set()
 
     # -- internals -----------------------------------------------------------------------
+    def _take_over(self) -> bool:
+        """Own the queue, if the Hearth that did has closed; True when this one does.
+
+        (Otherwise the queue's changes raise DownloadError, which the pages show.)
+        """
+        if self.queue.owner:
+            return True
+        if not self.queue.claim():
+            return False
+        log.info("This Hearth now runs the downloads of %s", self.queue.state_dir)
+        self.jobs_changed.emit()  # the jobs as the other Hearth left them
+        QTimer.singleShot(0, self.pump)
+        return True
+
     def _stop(self, job_id: str, state: str) -> None:
+        self._waiting.pop(job_id, None)
         if self.is_active(job_id):
             self._stop_as = state
             self._cancel.set()  # the transfer's failure callback records the state
@@ -212,8 +232,7 @@ class DownloadRunner(QObject):
                 self.queue.cancel(job_id)
             else:
                 self.queue.pause(job_id)
-        elif isinstance(error, NetworkDownloadError) and \
-                self._retries.get(job_id, 0) < len(self.retry_delays):
+        elif isinstance(error, NetworkDownloadError) and self._may_retry(job_id):
             self._retry_later(job_id, error)
         elif isinstance(error, HearthError):
             log.info("Download %s failed: %s", job_id, error)
@@ -226,18 +245,29 @@ class DownloadRunner(QObject):
         self.job_changed.emit(job_id)
         self.pump()
 
+    def _may_retry(self, job_id: str) -> bool:
+        job = self.queue.get(job_id)
+        if job is not None and job.received > self._retry_from.get(job_id, -1):
+            self._retries[job_id] = 0  # it got further than last time: a fresh start
+        return self._retries.get(job_id, 0) < len(self.retry_delays)
+
     def _retry_later(self, job_id: str, error: NetworkDownloadError) -> None:
         attempt = self._retries.get(job_id, 0)
         self._retries[job_id] = attempt + 1
+        job = self.queue.get(job_id)
+        self._retry_from[job_id] = job.received if job else 0
         delay = self.retry_delays[attempt]
         log.info("Download %s broke off (%s); trying again in %.0f s", job_id, error, delay)
         self.queue.mark(job_id, "failed", error=f"{error} Trying again in "
                         f"{human_duration(delay)} ({attempt + 1} of {len(self.retry_delays)}).")
+        self._waits += 1
+        self._waiting[job_id] = wait = self._waits
 
         def retry() -> None:
-            job = self.queue.get(job_id)
-            if job is not None and job.state == "failed" and not self._closing:
-                self._requeue(job_id)  # unless the user cancelled or retried it meanwhile
+            # Not if the user acted meanwhile (Retry, Cancel) or Hearth is closing.
+            if self._waiting.get(job_id) == wait and not self._closing:
+                del self._waiting[job_id]
+                self._requeue(job_id)
 
         QTimer.singleShot(int(delay * 1000), self, retry)
 

@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.downloads import DownloadJob
+from app.core.errors import HearthError
 from app.core.units import human_duration, human_size, human_speed
 from app.ui.download_runner import DownloadRunner
+from app.ui.error_banner import ErrorBanner
 from app.ui.row_list_model import Index, RowListModel
 
 _STATE_WORDS = {"queued": "Waiting", "downloading": "Downloading", "paused": "Paused",
@@ -154,7 +156,9 @@ class DownloadsPage(QWidget):
                        self.remove_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        self.banner = ErrorBanner()
         layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
         layout.addWidget(self.empty_label)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
@@ -182,8 +186,12 @@ class DownloadsPage(QWidget):
 
     def _act(self, action: Any) -> None:
         current = self._current()
+        self.banner.hide()
         if current is not None:
-            action(current[0])
+            try:
+                action(current[0])
+            except HearthError as exc:  # e.g. another Hearth runs the downloads
+                self.banner.show_message(str(exc))
         self._update_buttons()
 
     def _update_buttons(self) -> None:

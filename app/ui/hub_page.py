@@ -59,7 +59,7 @@ class HubPage(QWidget):
         self.files = HubFileTableModel(self)
         self._pending_repo = ""
         self._searches = 0  # numbers the searches, so only the newest one's answer shows
-        self._limit = PAGE
+        self._query, self._limit = "", PAGE
         self._open_timer = QTimer(self)  # arrowing through results opens only where it stops
         self._open_timer.setSingleShot(True)
         self._open_timer.setInterval(250)
@@ -145,7 +145,7 @@ class HubPage(QWidget):
         if query is not None:
             self.search_edit.setText(query)
         text = self.search_edit.text().strip()
-        self._limit = limit
+        self._query, self._limit = text, limit
         self.banner.hide()
         self.status.setText(f"Searching for “{text}”…" if text else "Most downloaded GGUF "
                             "models…")
@@ -168,13 +168,12 @@ class HubPage(QWidget):
                             "No GGUF repositories match. Try fewer or other words.")
         row = next((i for i, r in enumerate(repos) if r.id == current), None)
         if row is not None:  # "More results" keeps the open repository selected
-            self.results_view.selectionModel().blockSignals(True)
             self.results_view.setCurrentIndex(self.repos.index(row))
-            self.results_view.selectionModel().blockSignals(False)
+            self._open_timer.stop()  # ...and open, without reading its files again
 
     def more_results(self) -> None:
-        """Search again for the same words, with room for more results."""
-        self.search(limit=self._limit + PAGE)
+        """Search again for the words shown, with room for more results."""
+        self.search(self._query, limit=self._limit + PAGE)
 
     def open_repo(self, repo_id: str | None) -> None:
         """List a repository's GGUF files, their memory need and the recommended one."""

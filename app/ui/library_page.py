@@ -255,12 +255,12 @@ class LibraryPage(QWidget):
             folder = QFileDialog.getExistingDirectory(self, "Link a folder of models")
             if not folder:
                 return
-        linked = self.library.link_folder(Path(folder))
-        self._persist_links()
-        self.details.setText(f"Reading the models in {linked}…")
-        # The first look at a folder reads every model's header: not on the GUI thread.
-        BackgroundOp(self.library.scan) \
-            .success(lambda _models: self._changed()) \
+        self.details.setText(f"Reading the models in {folder}…")
+        # The first look at a folder reads every model's header: not on the GUI thread,
+        # and without the library (which the window scans meanwhile).
+        BackgroundOp(ModelLibrary.read_folder, Path(folder)) \
+            .success(lambda known: self._run(
+                lambda: self.library.link_folder(Path(folder), known=known))) \
             .failure(self._failed) \
             .run_in_background()
 

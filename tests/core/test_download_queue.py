@@ -32,6 +32,8 @@ def queue(tmp_path: Path) -> DownloadQueue:
 
 
 def _reopen(queue: DownloadQueue) -> DownloadQueue:
+    """The queue as the next start of Hearth opens it (this one has ended)."""
+    queue.close()
     return DownloadQueue(queue.state_dir, queue.library_dir)
 
 
@@ -106,7 +108,7 @@ def test_the_queue_file_is_replaced_atomically(queue: DownloadQueue) -> None:
     queue.add(_job())
     data = json.loads(queue.queue_path.read_text())
     assert data["version"] == 1 and data["jobs"][0]["target_name"] == "m-Q4_0.gguf"
-    assert sorted(p.name for p in queue.state_dir.iterdir()) == ["queue.json"]
+    assert sorted(p.name for p in queue.state_dir.iterdir()) == ["queue.json", "queue.lock"]
 
 
 @pytest.mark.allow_warnings
@@ -170,6 +172,7 @@ def test_a_download_killed_with_the_app_resumes_after_a_restart(hub: LocalHub,
     [job] = jobs_for(HubClient().listing("org/K-GGUF").files[0])
     queue = DownloadQueue(tmp_path / "downloads", tmp_path / "library")
     queue.add(job)
+    queue.close()  # the child is the Hearth that runs the downloads
     url = HubClient().file_url(job.repo_id, job.revision, job.path)
     hub.rate = 2e6  # slow enough to be killed mid-way
     child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, str(queue.state_dir),
@@ -214,3 +217,23 @@ def test_the_parts_of_a_model_are_queued_all_or_none(queue: DownloadQueue) -> No
     assert [j.id for j in queue.jobs] == [first.id]
     parts = [_job("m-00001-of-00002.gguf"), _job("m-00002-of-00002.gguf")]
     assert queue.add_all(parts) == parts and len(_reopen(queue).jobs) == 3
+
+
+def test_one_hearth_at_a_time_owns_the_queue(queue: DownloadQueue) -> None:
+    job = queue.add(_job())
+    queue.part_path(job).write_bytes(b"12345")
+    second = DownloadQueue(queue.state_dir, queue.library_dir)  # another Hearth, meanwhile
+    assert queue.owner and not second.owner
+    assert [j.id for j in second.jobs] == [job.id]  # it sees the jobs...
+    for change in (lambda: second.cancel(job.id), lambda: second.add(_job("x.gguf")),
+                   lambda: second.mark(job.id, "failed")):
+        with pytest.raises(DownloadError, match="Another Hearth window"):
+            change()  # ...but cannot change them
+    assert queue.part_path(job).exists() and queue.get(job.id).state == "queued"
+    assert not second.claim()
+    queue.add(_job("later.gguf"))
+    queue.close()  # the first Hearth ends
+    assert second.claim() and [j.target_name for j in second.jobs] == ["m-Q4_0.gguf",
+                                                                        "later.gguf"]
+    second.cancel(job.id)
+    assert not queue.part_path(job).exists()

@@ -162,3 +162,16 @@ def test_files_in_linked_folders_are_not_deleted(library: ModelLibrary, tmp_path
     assert source.exists()
     library.unlink_folder(tmp_path / "lmstudio")
     assert library.scan() == [] and source.exists()
+
+
+def test_a_folder_read_beforehand_is_linked_without_reading_it_again(
+        library: ModelLibrary, tmp_path: Path) -> None:
+    folder = tmp_path / "lmstudio"
+    write_gguf(folder / "org" / "a.gguf")
+    write_gguf(folder / "org" / "b.gguf", parts=2, tensors=2)
+    known = ModelLibrary.read_folder(folder)  # as the window does on a worker thread
+    assert known.reads == 2
+    library.link_folder(folder, known=known)
+    models = library.scan()
+    assert sorted(m.name for m in models) == ["a", "b"] and not any(m.error for m in models)
+    assert library.cache.reads == 0  # every header came from the earlier read

@@ -36,6 +36,8 @@ def test_after_a_restart_the_part_is_cut_back_to_its_synced_bytes(tmp_path: Path
     part_file.synced_path(part).write_text(json.dumps(
         {"length": 1000, "boot": psutil.boot_time() - 86_400}))  # yesterday's boot
     assert part_file.trusted_length(part) == 1000 and part.stat().st_size == 1000
+    part.write_bytes(PAYLOAD[:3000])  # more arrived in this boot, not synced yet
+    assert part_file.trusted_length(part) == 3000  # the record is of this boot now
 
 
 @pytest.mark.parametrize("side", [None, "{broken"])
@@ -46,7 +48,7 @@ def test_a_part_never_synced_or_with_an_unreadable_record(tmp_path: Path,
         part_file.synced_path(part).write_text(side)
         assert part_file.trusted_length(part) == 0  # nothing known to be safe
     else:
-        assert part_file.trusted_length(part) == 5000  # the same boot as far as we know
+        assert part_file.trusted_length(part) == 5000  # never synced: nothing to go by
     assert part_file.trusted_length(tmp_path / "missing.part") == 0
 
 
@@ -74,6 +76,7 @@ def test_a_download_after_a_reboot_resumes_from_the_synced_bytes(
         handle.seek(record["length"])
         handle.write(b"\0" * 1000)
     record["boot"] -= 3600
+    record["boot_id"] = "the boot before"
     part_file.synced_path(part).write_text(json.dumps(record))
     path = transfer(job, cancel=threading.Event(), **options)
     assert path.read_bytes() == PAYLOAD
