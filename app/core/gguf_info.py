@@ -34,6 +34,7 @@ from app.core.gguf_layout import (
     read_metadata,
     read_tensors,
 )
+from app.core.units import human_size
 
 _REDOWNLOAD = "Download it again, or choose another model."
 
@@ -200,7 +201,7 @@ def _parse_part(name: str, data: Buffer, size: int, *, first: bool,
     needed = max((data_start + t.offset + t.n_bytes for t in tensors), default=0)
     if needed > size:
         raise ModelFileError(f"The model file '{name}' is incomplete: it ends at "
-                             f"{_size_text(size)} but its tensors need {_size_text(needed)}.",
+                             f"{human_size(size)} but its tensors need {human_size(needed)}.",
                              "Download it again.")
     return _Part(version, metadata, tensors, size)
 
@@ -277,10 +278,3 @@ def _quantization(file_type: int | None, tensors: list[Tensor]) -> str:
         bytes_by_type[tensor.type] = bytes_by_type.get(tensor.type, 0) + tensor.n_bytes
     return max(bytes_by_type, key=bytes_by_type.__getitem__).name
 
-
-def _size_text(size: int) -> str:
-    if size >= 1e9:
-        return f"{size / 1e9:.2f} GB"
-    if size >= 1e5:
-        return f"{size / 1e6:.1f} MB"
-    return f"{size / 1e3:.1f} KB" if size >= 1000 else f"{size} bytes"
