@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.chat.profile import Profile  # noqa: E402
 from app.cli import setup_logging  # noqa: E402
+from app.core.download_job import jobs_for  # noqa: E402
 from app.core.paths import resolve_paths  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repo:
         listing = profile.hub_client().listing(args.repo)
         [hub_file] = [f for f in listing.files if f.path == args.file]
-        runner.add(profile.download_jobs(hub_file))
+        runner.add(jobs_for(hub_file))
     window.show()
     return app.exec()
 

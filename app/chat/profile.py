@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.credentials import load_token
 from app.core.download_queue import DownloadQueue
-from app.core.downloads import DownloadJob, jobs_for
-from app.core.hub import HubClient, HubFile
+from app.core.hub import HubClient
 from app.core.library import ModelLibrary
 from app.core.paths import Paths
 from app.core.settings import Settings
@@ -20,28 +18,15 @@ from app.storage.history import History
 log = logging.getLogger(__name__)
 
 
-class _DisplayNames(Mapping[str, str]):
-    """The names users gave their models (per-model setting ``display_name``), live."""
+class _DisplayNames:
+    """The names users gave their models (per-model setting ``display_name``), read live."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    def _names(self) -> dict[str, str]:
-        models = self._settings.model_paths()
-        return {path: name for path in models
-                if (name := self._settings.model_overrides(path).get("display_name"))}
-
-    def __getitem__(self, path: str) -> str:
-        name = self._settings.model_overrides(path).get("display_name")
-        if not name:
-            raise KeyError(path)
-        return name
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
-
-    def __len__(self) -> int:
-        return len(self._names())
+    def get(self, path: str, default: str) -> str:
+        """The name given to the model at ``path``, else ``default``."""
+        return self._settings.model_overrides(path).get("display_name") or default
 
 
 @dataclass
@@ -83,7 +68,3 @@ class Profile:
         """A Hugging Face client with this profile's endpoint and access token."""
         return HubClient(token=load_token(self.paths.config_dir),
                          endpoint=self.settings.get("hub_endpoint") or None)
-
-    def download_jobs(self, hub_file: HubFile) -> list[DownloadJob]:
-        """One download job per part of ``hub_file`` (HubError for an unsafe file name)."""
-        return jobs_for(hub_file)

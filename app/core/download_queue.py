@@ -171,6 +171,7 @@ class DownloadQueue:
         """Requeue jobs left downloading; set every unfinished job's bytes from its part."""
         self._require_owner()
         with self._lock:
+            before = [job.to_dict() for job in self.jobs]
             for job in self.jobs:
                 if job.state == "downloading":
                     job.state = "queued"
@@ -182,7 +183,8 @@ class DownloadQueue:
                         log.warning("Could not check the partial download %s: %s", part, exc)
                         job.received = 0
             self._drop_orphan_parts()
-            self._save()
+            if [job.to_dict() for job in self.jobs] != before:
+                self._save()  # not at every start: only when a restart changed something
 
     # -- internals ---------------------------------------------------------------------
     def _job(self, job_id: str) -> DownloadJob:

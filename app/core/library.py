@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.core.errors import LibraryError
 from app.core.gguf_info import GGUFInfo, read_gguf_parts
@@ -58,6 +58,13 @@ def _absolute(path: str | Path) -> Path:
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
+class NameLookup(Protocol):
+    """Where the library finds the user's name for a model (a dict will do)."""
+
+    def get(self, path: str, default: str, /) -> str:
+        """The name for the model at ``path``, else ``default``."""
+
+
 class ModelLibrary:
     """The models of one profile.
 
@@ -65,20 +72,19 @@ class ModelLibrary:
         models_dir: the profile's own models folder (imports go here; deletes happen here).
         cache_path: the metadata cache file; None keeps the cache in memory only.
         linked_folders / linked_files: GGUFs used where they are (never copied or deleted).
-        display_names: the user's names, by ``str(model.path)``; read at every scan, so a
-            live mapping (over the settings) may be passed.
+        display_names: the user's names, by ``str(model.path)``: anything with
+            ``get(path, default)`` (a dict, or a live view of the settings); read at every scan.
         reader: reads a model's metadata (tests count its calls).
     """
 
     def __init__(self, models_dir: Path, cache_path: Path | None = None,
                  linked_folders: Iterable[str | Path] = (),
                  linked_files: Iterable[str | Path] = (),
-                 display_names: Mapping[str, str] | None = None, *,
+                 display_names: NameLookup | None = None, *,
                  reader: Reader = read_gguf_parts) -> None:
         self.models_dir = Path(models_dir)
         self.cache = MetadataCache(cache_path, reader)
-        self.display_names: Mapping[str, str] = display_names if display_names is not None \
-            else {}
+        self.display_names: NameLookup = display_names if display_names is not None else {}
         self.problems: list[str] = []
         self._folders: list[Path] = []
         self._files: list[Path] = []

@@ -138,15 +138,19 @@ class RangedFetch:
                                      buffering=0) as out:
                 out.seek(start)
                 out.truncate(start)
-                # What is kept was re-read and hashed; from now on the record says exactly
-                # that much is safe (never more: a restart from 0 must not trust old bytes).
-                os.fsync(out.fileno())
-                part_file.record_synced(self.part_path, start)
+                # The record never claims more than is kept: the bytes kept were re-read
+                # and hashed, so they are synced and recorded; a fresh start has none.
+                if start:
+                    os.fsync(out.fileno())
+                    part_file.record_synced(self.part_path, start)
+                else:
+                    part_file.forget(self.part_path)
                 self.progress(start)
                 self._copy(response, out, digest)
                 out.flush()
                 os.fsync(out.fileno())
-                part_file.record_synced(self.part_path, self.received)  # a pause is safe
+                if self.received < self.job.size:  # stopped early: what arrived stays safe
+                    part_file.record_synced(self.part_path, self.received)
         except OSError as exc:
             if exc.errno not in FULL_ERRNOS:
                 raise DownloadError(f"Could not write {self.part_path}: {exc.strerror}.",

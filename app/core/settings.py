@@ -179,10 +179,6 @@ class Settings:
         """The settings this model has of its own."""
         return dict(self._values.get(_MODELS_KEY, {}).get(model_path, {}))
 
-    def model_paths(self) -> list[str]:
-        """Paths of the models that have settings of their own."""
-        return list(self._values.get(_MODELS_KEY, {}))
-
     def set_model_override(self, model_path: str, name: str, value: Any) -> None:
         """Give one model its own value (``None`` removes it: the global value applies)."""
         models = dict(self._values.get(_MODELS_KEY, {}))

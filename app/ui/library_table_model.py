@@ -11,21 +11,12 @@ from PySide6.QtGui import QBrush, QColor
 from app.core.fit import Fit
 from app.core.library import LibraryModel
 from app.core.units import human_size
+from app.ui.model_details import parameter_label
 from app.ui.row_list_model import Index, RowTableModel
 
 COLUMNS = ("Name", "Size", "Quant", "Context", "File", "Memory", "Fit", "Where")
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
 _SOURCES = {"library": "Library", "folder": "Linked folder", "file": "Linked file"}
-
-
-def _params(model: LibraryModel) -> str:
-    info = model.info
-    if info is None:
-        return ""
-    if info.size_label:
-        return info.size_label
-    count = info.parameter_count
-    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):
@@ -45,18 +36,20 @@ class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):
 
     def set_models(self, models: list[LibraryModel]) -> None:
         """Show these models, assessing each one's fit again."""
-        self._reset([(m, self._assess(m) if m.info is not None else None) for m in models])
+        self._reset(self._assessed(models))
 
     def refit(self) -> None:
         """Assess every model again (the context length or free memory changed).
 
         The rows stay (and so does the view's selection); only their cells change.
         """
-        self._rows = [(m, self._assess(m) if m.info is not None else None)
-                      for m, _fit in self._rows]
+        self._rows = self._assessed([model for model, _fit in self._rows])
         if self._rows:
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(len(self._rows) - 1, len(COLUMNS) - 1))
+
+    def _assessed(self, models: list[LibraryModel]) -> list[tuple[LibraryModel, Fit | None]]:
+        return [(m, self._assess(m) if m.info is not None else None) for m in models]
 
     def model_at(self, row: int) -> LibraryModel | None:
         """The model in ``row``, if any."""
@@ -105,7 +98,7 @@ class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):
         if info is None:
             return ""
         if column == "Size":
-            return _params(model)
+            return parameter_label(info)
         if column == "Quant":
             return info.quantization
         if column == "Context":

@@ -5,8 +5,17 @@ from __future__ import annotations
 from html import escape
 
 from app.core.fit import Fit
+from app.core.gguf_info import GGUFInfo
 from app.core.library import LibraryModel
 from app.core.units import human_size
+
+
+def parameter_label(info: GGUFInfo) -> str:
+    """The model's size in parameters as its file states it ("135M"), else as counted."""
+    if info.size_label:
+        return info.size_label
+    count = info.parameter_count
+    return f"{count / 1e9:.1f}B" if count >= 1e9 else f"{count / 1e6:.0f}M"
 
 
 def describe_model(model: LibraryModel, fit: Fit | None, is_default: bool = False) -> str:
@@ -18,7 +27,7 @@ def describe_model(model: LibraryModel, fit: Fit | None, is_default: bool = Fals
     if info is not None:
         facts = [info.architecture]
         if info.size_label or info.parameter_count:
-            facts.append(info.size_label or f"{info.parameter_count / 1e6:,.0f}M parameters")
+            facts.append(parameter_label(info) + ("" if info.size_label else " parameters"))
         if info.quantization:
             facts.append(info.quantization)
         facts.append(f"trained context {info.context_length:,}" if info.context_length

@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QTabWidget, QVBoxLayout, QWidget
 
 from app.chat.profile import Profile
+from app.core.download_job import jobs_for
 from app.core.errors import HearthError
 from app.core.fit import Fit, Hardware, detect_hardware, hardware_text
 from app.core.gguf_info import GGUFInfo
@@ -64,7 +65,7 @@ class ModelManager(QDialog):
     def download(self, hub_file: HubFile) -> list[str]:
         """Queue every part of ``hub_file``; show the Downloads tab. Returns the job ids."""
         try:
-            ids = [job.id for job in self.runner.add(self.profile.download_jobs(hub_file))]
+            ids = [job.id for job in self.runner.add(jobs_for(hub_file))]
         except HearthError as exc:
             self.hub_page.banner.show_message(str(exc))
             return []
@@ -80,8 +81,7 @@ class ModelManager(QDialog):
         return fit_of_file(hub_file, info, self.profile.settings, self.hardware)
 
     def _file_ready(self, path: str) -> None:
-        self.library_page.reload(path)
-        self.library_changed.emit()
+        self.library_page.reload(path)  # (the window reloads its picker on file_ready itself)
 
     def _tab_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.hub_page and not self.hub_page.repos.rowCount():

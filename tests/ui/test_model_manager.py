@@ -14,6 +14,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.chat.profile import Profile
+from app.core.download_job import jobs_for
 from app.core.errors import DownloadError
 from app.core.fit import detect_hardware
 from app.core.gguf_info import read_gguf_info
@@ -458,7 +459,7 @@ def test_a_download_broken_off_by_the_network_is_retried_by_itself(
         window.downloads.queue.get(job_id).error))
     hub_file = window.profile.hub_client().listing("org/Flaky-GGUF").files[0]
     with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
-        window.downloads.add(window.profile.download_jobs(hub_file))
+        window.downloads.add(jobs_for(hub_file))
     assert (paths.models_dir / "org/Flaky-GGUF" / model.name).read_bytes() == model.read_bytes()
     tries = [s for s in statuses if "Trying again" in s]
     assert tries[0].startswith("Hugging Face had a server error (500)")
@@ -473,7 +474,7 @@ def test_automatic_retries_end_and_leave_the_download_to_the_user(
     window = open_window(paths)
     window.downloads.retry_delays = (0.05,)
     hub_file = window.profile.hub_client().listing("org/Down-GGUF").files[0]
-    [job] = window.downloads.add(window.profile.download_jobs(hub_file))
+    [job] = window.downloads.add(jobs_for(hub_file))
     queue = window.downloads.queue
     qtbot.waitUntil(lambda: queue.get(job.id).state == "failed"
                     and "Trying again" not in queue.get(job.id).error, timeout=15000)
@@ -492,12 +493,12 @@ def test_a_second_window_on_the_same_profile_leaves_the_downloads_to_the_first(
     assert first.downloads.owner and not second.downloads.owner
     hub_file = second.profile.hub_client().listing("org/Two-GGUF").files[0]
     with pytest.raises(DownloadError, match="Another Hearth window"):
-        second.downloads.add(second.profile.download_jobs(hub_file))
+        second.downloads.add(jobs_for(hub_file))
     first.close()  # the lock passes on
     third = open_window(paths)
     assert third.downloads.owner
     with qtbot.waitSignal(third.downloads.file_ready, timeout=15000):
-        third.downloads.add(third.profile.download_jobs(hub_file))
+        third.downloads.add(jobs_for(hub_file))
 
 
 def test_more_search_results_on_request(qtbot, open_window, paths: Paths, hub) -> None:
