@@ -318,7 +318,6 @@ class LibraryPage(QWidget):
         except HearthError as exc:
             self._failed(exc)
             return
-        self._persist_links()
         self._changed(str(result) if isinstance(result, Path) else None)
 
     def _persist_links(self) -> None:
