@@ -199,8 +199,7 @@ class History:
                 Conversation.id == conversation_id))
             if leaf is None:
                 return []
-            parents = dict(session.execute(select(Message.id, Message.parent_id).where(
-                Message.conversation_id == conversation_id)).all())
+            parents = _tree(session, conversation_id)
         path: list[int] = []
         node: int | None = leaf
         while node is not None and node in parents and len(path) <= len(parents):
@@ -270,10 +269,13 @@ class History:
             row = session.get(Message, message_id)
             if row is None:
                 raise LookupError(f"message {message_id} does not exist")
+            newest: dict[int, int] = {}  # each message's newest reply (its largest id)
+            for child, parent in _tree(session, row.conversation_id).items():
+                if parent is not None and child > newest.get(parent, -1):
+                    newest[parent] = child
             leaf = row.id
-            while (child := session.scalar(select(func.max(Message.id)).where(
-                    Message.parent_id == leaf))) is not None:
-                leaf = child
+            while leaf in newest:
+                leaf = newest[leaf]
             session.execute(update(Conversation).where(
                 Conversation.id == row.conversation_id).values(active_leaf_id=leaf))
 
@@ -311,3 +313,9 @@ class History:
                                      .where(Message.status == MessageStatus.STREAMING)
                                      .values(status=MessageStatus.INTERRUPTED))
             return result.rowcount or 0
+
+
+def _tree(session: Session, conversation_id: int) -> dict[int, int | None]:
+    """Every message of a conversation with its parent, read from one covering index."""
+    return dict(session.execute(select(Message.id, Message.parent_id).where(
+        Message.conversation_id == conversation_id)).all())
