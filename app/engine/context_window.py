@@ -66,20 +66,27 @@ def fit_prompt(messages: Messages, render: Render, n_ctx: int, reserve: int, pol
     head, middle, tail = _split(messages, policy)
     cuts = _exchange_starts(middle)
 
-    def attempt(drop: int) -> list[int]:
-        return render(head + middle[drop:] + tail)
+    rendered: dict[int, list[int]] = {}  # each render is a template run plus tokenizing
 
-    tokens = attempt(0)
-    if len(tokens) <= limit and not already_dropped:
-        return FittedPrompt(tokens, 0)
-    if policy == "stop":
-        raise ContextFullError(
-            f"This conversation ({len(tokens)} tokens plus room for the reply) no longer "
-            f"fits the model's context window of {n_ctx} tokens.",
-            "Start a new chat, raise the context length, or let Hearth leave out older "
-            "messages (context policy).")
+    def attempt(drop: int) -> list[int]:
+        if drop not in rendered:
+            rendered[drop] = render(head + middle[drop:] + tail)
+        return rendered[drop]
+
+    if not already_dropped or policy == "stop":
+        tokens = attempt(0)
+        if len(tokens) <= limit and not already_dropped:
+            return FittedPrompt(tokens, 0)
+        if policy == "stop":
+            raise ContextFullError(
+                f"This conversation ({len(tokens)} tokens plus room for the reply) no longer "
+                f"fits the model's context window of {n_ctx} tokens.",
+                "Start a new chat, raise the context length, or let Hearth leave out older "
+                "messages (context policy).")
     fitting = [k for k in cuts if k >= already_dropped] or [len(middle)]
-    chosen = _smallest_fitting(fitting, attempt, limit)
+    # Usually the previous cut still fits: one render, no search.
+    chosen = fitting[0] if len(attempt(fitting[0])) <= limit else \
+        _smallest_fitting(fitting, attempt, limit)
     if chosen is not None and chosen > already_dropped:
         # A new cut: cut deeper, so that the next turns fit without moving it again.
         roomy = _smallest_fitting([k for k in fitting if k >= chosen], attempt,

@@ -121,6 +121,16 @@ class ChatController(QObject):
             self.open_conversation(None)
         self.conversations_changed.emit()
 
+    def delete_all_conversations(self) -> None:
+        """Delete every conversation at once (stopping a streaming reply first)."""
+        if self._turn is not None:
+            self.stop()
+            self._end_turn()
+        self.history.delete_all()
+        if self.conversation_id is not None:
+            self.open_conversation(None)
+        self.conversations_changed.emit()
+
     def send(self, text: str, model_path: str | None) -> bool:
         """Send ``text`` to the model at ``model_path``; False (and an error) if not sent."""
         text = text.strip()

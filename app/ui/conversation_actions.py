@@ -122,8 +122,7 @@ class ConversationActions(QObject):
             self._view, "Delete all chats",
             f"Delete all {len(ids)} chats and every message in them?")
         if answer == QMessageBox.StandardButton.Yes:
-            for conversation_id in ids:
-                self._chat.delete_conversation(conversation_id)
+            self._chat.delete_all_conversations()  # one transaction, one list reload
             self._offer_undo(ids, f"{len(ids)} chats deleted.")
 
     def _offer_undo(self, ids: list[int], text: str) -> None:
