@@ -10,7 +10,7 @@ from app.core.protocol import KV_CACHE_TYPES, ModelSpec, Sampling
 from app.core.settings import SCHEMA, Settings, validate_values
 
 MIN_CONTEXT = 256
-_QUANTISED = {"q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"}
+_FLOAT_TYPES = {"f32", "f16", "bf16"}  # every other KV cache type is quantised
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ def effective_values(settings: Settings, model_path: str,
 
 def check_model_spec(spec: ModelSpec) -> None:
     """Refuse, with the reason, combinations llama.cpp would reject or misread."""
-    if spec.type_v in _QUANTISED and not spec.flash_attn:
+    if spec.type_v in KV_CACHE_TYPES and spec.type_v not in _FLOAT_TYPES \
+            and not spec.flash_attn:
         raise SettingsError(
             f"A quantised V cache ({spec.type_v}) needs flash attention in llama.cpp.",
             "Turn on flash attention, or set the V cache type to f16.")

@@ -21,6 +21,7 @@ from typing import Literal
 import psutil
 
 from app.core.gguf_info import GGUFInfo
+from app.core.protocol import KV_CACHE_TYPES
 
 MIB = 1 << 20
 # Bytes per block and elements per block of each KV cache type llama.cpp accepts.
@@ -28,7 +29,6 @@ _KV_TYPES: dict[str, tuple[int, int]] = {
     "f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "q8_0": (34, 32), "q4_0": (18, 32),
     "q4_1": (20, 32), "q5_0": (22, 32), "q5_1": (24, 32), "iq4_nl": (18, 32),
 }
-KV_CACHE_TYPES = tuple(_KV_TYPES)
 MICRO_BATCH = 512  # llama-cpp-python's default n_ubatch
 RUNTIME_OVERHEAD = 64 * MIB
 CONTEXT_STEP = 256

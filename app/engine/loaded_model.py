@@ -5,12 +5,12 @@ from __future__ import annotations
 import ctypes
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import llama_cpp
 
-from app.core.errors import ModelFileError, SettingsError
+from app.core.errors import ModelFileError
 from app.core.gguf_info import GGUFInfo, read_gguf_info
 from app.core.hardware import logical_cores, physical_cores
 from app.core.memory import default_context_length
@@ -60,9 +60,7 @@ class LoadedModel:
         return spec.n_gpu_layers
 
     def _load(self, spec: ModelSpec, n_ctx: int, gpu_layers: int) -> llama_cpp.Llama:
-        for name in ("type_k", "type_v"):
-            if getattr(spec, name) not in _GGML_TYPES:
-                raise SettingsError(f"Unknown KV cache type {getattr(spec, name)!r}.")
+        # (the KV types were checked with the rest of the spec: check_model_spec)
         log = llama_log.install()
         mark = log.mark()
         try:
@@ -84,13 +82,17 @@ class LoadedModel:
     def _token_text(self, token: int) -> str:
         return self.llama._model.token_get_text(token) if token >= 0 else ""
 
-    def _special_tokens(self) -> list[str]:
-        """Texts of the control tokens (what tells Llama 3 from Llama 2, for example)."""
+    def _special_tokens(self) -> Iterator[str]:
+        """Texts of the control tokens (what tells Llama 3 from Llama 2, for example).
+
+        Lazily: walking the vocabulary takes 40-120 ms, and only a model without a usable
+        chat template of its own needs it.
+        """
         model = self.llama._model
         count = llama_cpp.llama_vocab_n_tokens(self._vocab)
-        return [model.token_get_text(t) for t in range(count)
+        return (model.token_get_text(t) for t in range(count)
                 if llama_cpp.llama_vocab_get_attr(self._vocab, t)
-                & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL]
+                & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
 
     def render(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str], list[str]]:
         """Prompt tokens for ``messages``, the template's stop strings and any repairs made."""
