@@ -245,7 +245,9 @@ class ChatView(QListView):
             self.executeDelayedItemsLayout()
             self.scrollToBottom()
 
-    def scroll_to_message(self, message_id: int) -> bool:
+    def scroll_to_message(self, message_id: int,
+                          hint: QAbstractItemView.ScrollHint =
+                          QAbstractItemView.ScrollHint.PositionAtTop) -> bool:
         """Select and show a message of the path (reading older pages as needed)."""
         model = self.model()
         row = model.find(message_id) if isinstance(model, MessageListModel) else None
@@ -254,7 +256,7 @@ class ChatView(QListView):
         self.executeDelayedItemsLayout()
         index = model.index(row)
         self.setCurrentIndex(index)
-        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+        self.scrollTo(index, hint)
         return True
 
     def copy_selected(self) -> None:
