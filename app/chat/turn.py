@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.core import protocol as p
 from app.core.generation_config import GenerationConfig
 from app.engine.client import EngineClient
-from app.storage.history import History, StoredMessage
+from app.storage.history import ACTIVE_LEAF, History, StoredMessage
 from app.storage.reply_writer import ReplyWriter
 from app.storage.schema import MessageStatus
 
@@ -25,8 +23,6 @@ def prompt_messages(stored: list[StoredMessage], system_prompt: str) -> list[dic
         messages.append({"role": message.role, "content": message.content})
     return messages
 
-
-_AFTER_ACTIVE: Any = object()
 
 
 class ChatTurn:
@@ -49,18 +45,15 @@ class ChatTurn:
         self.error: p.Error | None = None
         self.finished = False
 
-    def start(self, text: str, engine: EngineClient, parent_id: int | None = _AFTER_ACTIVE
+    def start(self, text: str, engine: EngineClient, parent_id: int | None = ACTIVE_LEAF
               ) -> StoredMessage:
         """Store ``text`` as the user's message and ask the engine for a reply.
 
         ``parent_id`` places the message in the tree (default: after the active path's end;
         the parent of an edited message makes the edit a new version of it).
         """
-        if parent_id is _AFTER_ACTIVE:
-            self.user_message = self.history.add_message(self.conversation_id, "user", text)
-        else:
-            self.user_message = self.history.add_message(self.conversation_id, "user", text,
-                                                         parent_id=parent_id)
+        self.user_message = self.history.add_message(self.conversation_id, "user", text,
+                                                     parent_id=parent_id)
         self._request(engine)
         return self.user_message
 

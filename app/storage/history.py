@@ -78,7 +78,7 @@ def title_from(text: str) -> str:
     return words[:_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-_ACTIVE_LEAF: Any = object()  # add_message's default parent: the end of the active path
+ACTIVE_LEAF: Any = object()  # add_message's default parent: the end of the active path
 
 class History:
     """The conversation history: every method is one short transaction.
@@ -240,7 +240,7 @@ class History:
 
     def add_message(self, conversation_id: int, role: str, content: str, *,
                     status: str = MessageStatus.COMPLETE, model_path: str | None = None,
-                    parent_id: int | None = _ACTIVE_LEAF) -> StoredMessage:
+                    parent_id: int | None = ACTIVE_LEAF) -> StoredMessage:
         """Add a message after ``parent_id`` (default: the end of the active path) and make
         it the end of the active path; committed before this returns."""
         now = utcnow()
@@ -248,7 +248,7 @@ class History:
             conversation = session.get(Conversation, conversation_id)
             if conversation is None:
                 raise LookupError(f"conversation {conversation_id} does not exist")
-            if parent_id is _ACTIVE_LEAF:
+            if parent_id is ACTIVE_LEAF:
                 parent_id = conversation.active_leaf_id
             row = Message(conversation_id=conversation_id, role=role, content=content,
                           status=status, model_path=model_path, parent_id=parent_id,
