@@ -17,6 +17,7 @@ from app.core.memory import default_context_length
 from app.core.protocol import ModelSpec
 from app.engine import llama_log
 from app.engine.chat_templates import TemplateChoice, choose_template, render_messages
+from app.engine.state_cache import common_prefix
 
 _GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8,
                "iq4_nl": 20, "bf16": 30}
@@ -122,12 +123,7 @@ class LoadedModel:
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many of ``tokens`` llama.cpp will reuse from the KV cache."""
-        held = self.llama.n_tokens
-        same = 0
-        for old, new in zip(self.llama.input_ids[:held], tokens):
-            if old != new:
-                break
-            same += 1
+        same = common_prefix(self.llama.input_ids[:self.llama.n_tokens], tokens)
         return min(same, len(tokens) - 1) if same else 0
 
     def abort_while(self, check: Callable[[], bool] | None) -> None:

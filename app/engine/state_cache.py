@@ -82,12 +82,7 @@ class StateCache:
             saved = np.load(tokens_path)
         except (OSError, ValueError):
             return 0
-        length = min(len(saved), len(prompt))
-        if length == 0:
-            return 0
-        equal = saved[:length] == np.asarray(prompt[:length], dtype=saved.dtype)
-        mismatch = np.flatnonzero(~equal)
-        return int(mismatch[0]) if mismatch.size else length
+        return common_prefix(saved, prompt)
 
     def restore(self, llama: Any, fingerprint: str, key: str) -> int:
         """Load the saved state of ``key`` into the context; return its token count."""
@@ -121,3 +116,12 @@ class StateCache:
             oldest.unlink(missing_ok=True)
             oldest.with_suffix("").with_suffix(".tokens.npy").unlink(missing_ok=True)
 
+
+def common_prefix(held: Any, tokens: list[int]) -> int:
+    """How many leading tokens ``held`` (a numpy array) and ``tokens`` share."""
+    length = min(len(held), len(tokens))
+    if length == 0:
+        return 0
+    equal = held[:length] == np.asarray(tokens[:length], dtype=held.dtype)
+    mismatch = np.flatnonzero(~equal)
+    return int(mismatch[0]) if mismatch.size else length
