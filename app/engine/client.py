@@ -64,12 +64,6 @@ class _EngineProcess:
         self._reader = threading.Thread(target=self._read, name="engine-events", daemon=True)
         self._reader.start()
 
-    @property
-    def busy(self) -> bool:
-        """True while a request sent to it has not ended."""
-        with self._lock:
-            return bool(self._open)
-
     def owns(self, request_id: str) -> bool:
         """True if ``request_id`` was sent to this process and is still open."""
         with self._lock:

@@ -36,13 +36,16 @@ class HistoryExportError(HearthError):
     """Conversations could not be exported (the file cannot be written, a chat is gone)."""
 
 
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC (a naive time is taken to be UTC already)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
 def iso(value: datetime | None) -> str | None:
     """A stored timestamp as ISO 8601 in UTC (SQLite gives them back without a zone)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    return None if value is None else utc(value).isoformat()
 
 
 def _conversation_rows(session: Session, conversation_ids: list[int] | None

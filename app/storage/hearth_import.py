@@ -8,14 +8,13 @@ from typing import Any
 
 from app.core.errors import SettingsError
 from app.core.settings import validate_values
-from app.storage.export import FLOAT_STATS, INT_STATS, TEXT_STATS
+from app.storage.export import FLOAT_STATS, INT_STATS, TEXT_STATS, utc
 from app.storage.history import DEFAULT_TITLE
 from app.storage.import_tree import (
     ROLES,
     ImportedConversation,
     ImportedMessage,
     MalformedConversation,
-    utc,
 )
 from app.storage.schema import MessageStatus
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.export import FLOAT_STATS, INT_STATS, TEXT_STATS
+from app.storage.export import FLOAT_STATS, INT_STATS, TEXT_STATS, utc
 from app.storage.schema import Conversation, Message, MessageStatus
 
 ROLES = ("user", "assistant", "system")
@@ -59,13 +59,6 @@ class ImportedConversation:
     model_path: str | None = None
     pinned: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC (a naive time is taken to be UTC already)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def insertion_order(messages: list[ImportedMessage]) -> list[ImportedMessage]:

@@ -71,11 +71,6 @@ class MessageListModel(RowListModel[MessageRow]):
         self._unread, page = ids[:-PAGE], ids[-PAGE:]
         self._reset([row_from_stored(m) for m in self._read(page)])
 
-    def set_messages(self, messages: list[StoredMessage]) -> None:
-        """Show these messages instead of the current ones."""
-        self._unread = []
-        self._reset([row_from_stored(m) for m in messages])
-
     def has_older(self) -> bool:
         """True if older messages of the path are not read yet."""
         return bool(self._unread)

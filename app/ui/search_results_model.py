@@ -30,16 +30,13 @@ class SearchResultsModel(RowListModel[SearchHit]):
     def __init__(self, history: History, parent: Any = None) -> None:
         super().__init__(parent)
         self._history = history
-        self.text = ""
 
     def search(self, text: str) -> None:
         """Show the messages matching ``text`` (any text is accepted)."""
-        self.text = text
         self._reset(search(self._history, text, RESULT_LIMIT))
 
     def clear(self) -> None:
         """Show nothing."""
-        self.text = ""
         self._reset([])
 
     def hit(self, row: int) -> SearchHit | None:
