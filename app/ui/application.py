@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QApplication
 
@@ -11,16 +12,32 @@ from app.chat.profile import Profile
 from app.core.paths import Paths
 from app.ui import crash_dialog
 from app.ui.main_window import MainWindow
+from app.ui.qt_binding import check_qt_binding
 
 
-def run_gui(paths: Paths, model_path: str | None = None) -> int:
-    """Open the main window on ``paths`` and run until it closes."""
+def open_window(paths: Paths, model_path: str | None = None, fetch_starter: bool = True,
+                binding_probe: Callable[[], object] | None = None) -> MainWindow:
+    """Create the QApplication (once) and show the main window on ``paths``.
+
+    ``binding_probe`` is the void Qt call used to check the Qt binding (tests only).
+    """
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     crash_dialog.install()
-    profile = Profile.open(paths)
-    window = MainWindow(profile, model_path=model_path)
+    binding_problem = check_qt_binding(binding_probe)  # before the window's first Qt calls
+    window = MainWindow(Profile.open(paths), model_path=model_path,
+                        fetch_starter=fetch_starter)
+    if binding_problem:
+        window.banner.show_message(binding_problem)
     window.show()
-    return app.exec()
+    return window
+
+
+def run_gui(paths: Paths, model_path: str | None = None) -> int:
+    """Open the main window on ``paths`` and run until it closes."""
+    window = open_window(paths, model_path)
+    code = QApplication.instance().exec()
+    del window
+    return code
