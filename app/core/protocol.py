@@ -52,8 +52,8 @@ class ModelSpec:
 
     path: str
     n_ctx: int = 0              # 0: the smaller of the trained length and what memory allows
-    n_threads: int = 0          # 0: the machine's physical cores
-    n_threads_batch: int = 0    # 0: the machine's logical cores (prompt processing)
+    n_threads: int = 0          # 0: automatic, from the free cores (engine/thread_tuner.py)
+    n_threads_batch: int = 0    # 0: automatic, from the free logical cores (prompts)
     n_gpu_layers: int = 0       # -1: all layers
     flash_attn: bool = False
     type_k: str = "f16"         # KV cache element types (KV_CACHE_TYPES)
@@ -95,6 +95,7 @@ class ReplyStats:
     n_ctx: int = 0                    # the context window
     context_used: int = 0             # prompt + completion tokens in it
     dropped_messages: int = 0         # older messages left out to fit the window
+    n_threads: int = 0                # generation threads that made most of the tokens
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class Loaded(Message):
     request_id: str
     model_path: str
     n_ctx: int
-    n_threads: int
+    n_threads: int               # 0: chosen per reply from the free cores
     load_s: float
     chat_template: bool          # the file carries its own template
     n_ctx_train: int = 0

@@ -78,8 +78,10 @@ SCHEMA: dict[str, Setting] = {s.name: s for s in (
     _model("display_name", str, "", doc="Name shown for the model; empty = file name."),
     # Loading (per model): changing one reloads the model.
     _model("n_ctx", int, 0, 0, 1 << 20, "Context length in tokens; 0 = automatic."),
-    _model("n_threads", int, 0, 0, 512, "CPU threads for generation; 0 = physical cores."),
-    _model("n_threads_batch", int, 0, 0, 512, "Threads for reading prompts; 0 = all cores."),
+    _model("n_threads", int, 0, 0, 512, "CPU threads for generation; 0 = automatic: the cores "
+           "other programs leave free, adapted while a reply is written."),
+    _model("n_threads_batch", int, 0, 0, 512, "Threads for reading prompts; 0 = automatic: "
+           "the free logical cores."),
     _model("n_gpu_layers", int, 0, -1, 10_000, "Layers offloaded to the GPU; -1 = all."),
     _model("flash_attn", bool, False, doc="Use flash attention."),
     _model("type_k", str, "f16", doc="KV cache type for keys.", choices=KV_CACHE_TYPES),

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def describe_stats(stats: Any) -> str:
-    """E.g. '42 tokens · 108 tok/s · first token 0.12 s · context 812/8192'.
+    """E.g. '42 tokens · 108 tok/s · first token 0.12 s · context 812/8192 · 2 threads'.
 
     ``stats`` is anything with ReplyStats' fields (a ReplyStats or a stored message).
     """
@@ -19,6 +19,8 @@ def describe_stats(stats: Any) -> str:
         parts.append(f"first token {stats.ttft_s:.2f} s")
     if stats.n_ctx:
         parts.append(f"context {stats.context_used or 0}/{stats.n_ctx}")
+    if getattr(stats, "n_threads", 0):
+        parts.append(f"{stats.n_threads} thread{'s' if stats.n_threads > 1 else ''}")
     if getattr(stats, "dropped_messages", 0):
         parts.append(f"{stats.dropped_messages} older messages left out")
     return " · ".join(parts)

@@ -42,6 +42,8 @@ def generate(model: LoadedModel, prompt: list[int], stops: list[str], sampling: 
     pending: list[str] = []
     count = 0
     reason = StopReason.LENGTH if max_tokens == sampling.max_tokens else StopReason.CONTEXT_FULL
+    tuner = model.tuner
+    model.set_threads(tuner.begin())
     model.abort_while(cancelled)
     tokens = llama.generate(
         prompt, temp=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
@@ -74,6 +76,9 @@ def generate(model: LoadedModel, prompt: list[int], stops: list[str], sampling: 
                 break
             if count >= max_tokens:
                 break
+            threads = tuner.token(clock.last)
+            if threads:
+                model.set_threads(threads)
     except RuntimeError:  # llama_decode returned "aborted": Stop during the prompt
         if not cancelled():
             raise
@@ -92,4 +97,4 @@ def generate(model: LoadedModel, prompt: list[int], stops: list[str], sampling: 
         tokens_per_second=((count - 1) / (clock.last - clock.first))
         if count > 1 and clock.last > clock.first else None,
         total_s=time.perf_counter() - clock.started, stop_reason=reason,
-        n_ctx=model.n_ctx, context_used=len(prompt) + count)
+        n_ctx=model.n_ctx, context_used=len(prompt) + count, n_threads=tuner.most_used())

@@ -18,6 +18,7 @@ from app.core.protocol import ModelSpec
 from app.engine import llama_log
 from app.engine.chat_templates import TemplateChoice, choose_template, render_messages
 from app.engine.state_cache import common_prefix
+from app.engine.thread_tuner import ThreadTuner
 
 _GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8,
                "iq4_nl": 20, "bf16": 30}
@@ -30,7 +31,8 @@ class LoadedModel:
         self.info: GGUFInfo = read_gguf_info(spec.path)  # refuses broken files first
         self.spec = spec
         self.warnings: list[str] = []
-        self.n_threads = spec.n_threads or physical_cores()
+        self.tuner = ThreadTuner(physical_cores(), spec.n_threads, logical_cores(),
+                                 spec.n_threads_batch)
         n_ctx = spec.n_ctx or default_context_length(self.info)
         gpu_layers = self._gpu_layers(spec)
         started = time.perf_counter()
@@ -66,8 +68,8 @@ class LoadedModel:
         mark = log.mark()
         try:
             return llama_cpp.Llama(
-                model_path=spec.path, n_ctx=n_ctx, n_threads=self.n_threads,
-                n_threads_batch=spec.n_threads_batch or logical_cores(),
+                model_path=spec.path, n_ctx=n_ctx, n_threads=self.tuner.current,
+                n_threads_batch=self.tuner.batch,
                 n_gpu_layers=gpu_layers, flash_attn=spec.flash_attn,
                 type_k=_GGML_TYPES[spec.type_k], type_v=_GGML_TYPES[spec.type_v],
                 use_mmap=spec.use_mmap, use_mlock=spec.use_mlock, verbose=False)
@@ -125,6 +127,10 @@ class LoadedModel:
         """How many of ``tokens`` llama.cpp will reuse from the KV cache."""
         same = common_prefix(self.llama.input_ids[:self.llama.n_tokens], tokens)
         return min(same, len(tokens) - 1) if same else 0
+
+    def set_threads(self, threads: int) -> None:
+        """Generate with ``threads`` threads from the next token on (prompts: tuner.batch)."""
+        llama_cpp.llama_set_n_threads(self.llama._ctx.ctx, threads, self.tuner.batch)
 
     def abort_while(self, check: Callable[[], bool] | None) -> None:
         """Let llama.cpp stop a running evaluation when ``check()`` is true (None: off).

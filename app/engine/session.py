@@ -46,7 +46,7 @@ class ModelSession:
         model = self.model
         return p.Loaded(
             request_id=request_id, model_path=self.spec.path, n_ctx=model.n_ctx,
-            n_threads=model.n_threads, load_s=model.load_s,
+            n_threads=model.tuner.fixed, load_s=model.load_s,
             chat_template=bool(model.info.chat_template),
             n_ctx_train=model.info.context_length or 0, chat_format=model.template.name,
             template_note=model.template.explanation, warnings=tuple(model.warnings),

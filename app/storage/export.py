@@ -27,7 +27,8 @@ FORMAT = "hearth-history"
 VERSION = 1
 
 # Statistics columns of a message, by the JSON type they have when not null.
-INT_STATS = ("prompt_tokens", "cached_tokens", "context_used", "n_ctx", "completion_tokens")
+INT_STATS = ("prompt_tokens", "cached_tokens", "context_used", "n_ctx", "completion_tokens",
+             "n_threads")
 FLOAT_STATS = ("ttft_s", "tokens_per_second")
 TEXT_STATS = ("stop_reason",)
 

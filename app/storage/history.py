@@ -49,6 +49,7 @@ class StoredMessage:
     ttft_s: float | None = None
     tokens_per_second: float | None = None
     stop_reason: str | None = None
+    n_threads: int | None = None
     created_at: datetime | None = None
     sibling_ids: tuple[int, ...] = ()   # versions of this message (same parent), oldest first
 
@@ -62,7 +63,7 @@ class StoredMessage:
                    context_used=row.context_used, n_ctx=row.n_ctx,
                    completion_tokens=row.completion_tokens, ttft_s=row.ttft_s,
                    tokens_per_second=row.tokens_per_second, stop_reason=row.stop_reason,
-                   created_at=row.created_at, sibling_ids=sibling_ids or (row.id,))
+                   n_threads=row.n_threads, created_at=row.created_at, sibling_ids=sibling_ids or (row.id,))
 
 
 def _info(row: Conversation) -> ConversationInfo:
@@ -302,7 +303,7 @@ class History:
                           context_used=stats.context_used, n_ctx=stats.n_ctx,
                           completion_tokens=stats.completion_tokens, ttft_s=stats.ttft_s,
                           tokens_per_second=stats.tokens_per_second,
-                          stop_reason=stats.stop_reason)
+                          stop_reason=stats.stop_reason, n_threads=stats.n_threads or None)
         with self._sessions.begin() as session:
             session.execute(update(Message).where(Message.id == message_id).values(**values))
 

@@ -95,5 +95,6 @@ class Message(Base):
     ttft_s: Mapped[float | None] = mapped_column(Float, default=None)
     tokens_per_second: Mapped[float | None] = mapped_column(Float, default=None)
     stop_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    n_threads: Mapped[int | None] = mapped_column(Integer, default=None)  # generation threads
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -370,7 +370,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message("\n".join(event.warnings))
         if not self.chat.busy:
             self.statusBar().showMessage(
-                f"Model ready in {event.load_s:.1f} s · {event.n_threads} threads · "
+                f"Model ready in {event.load_s:.1f} s · "
+                f"{f'{event.n_threads} threads' if event.n_threads else 'threads: automatic'} · "
                 f"context {event.n_ctx} tokens · chat format {event.chat_format}", 8000)
 
     def _engine_error(self, request_id: str, _code: str, message: str) -> None:

@@ -27,8 +27,8 @@ from app.core.settings import SCHEMA, Setting, validate_values
 _MULTILINE = {"system_prompt", "chat_template"}
 _LABELS = {
     "display_name": "Display name (empty = file name)",
-    "n_ctx": "Context length (0 = automatic)", "n_threads": "Threads (0 = physical cores)",
-    "n_threads_batch": "Prompt threads (0 = all cores)", "n_gpu_layers": "GPU layers (-1 = all)",
+    "n_ctx": "Context length (0 = automatic)", "n_threads": "Threads (0 = automatic)",
+    "n_threads_batch": "Prompt threads (0 = automatic)", "n_gpu_layers": "GPU layers (-1 = all)",
     "flash_attn": "Flash attention", "type_k": "KV cache type (K)",
     "type_v": "KV cache type (V)", "use_mmap": "Memory-map the file",
     "use_mlock": "Lock in RAM", "chat_format": "Chat format (empty = the file's)",
