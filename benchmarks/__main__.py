@@ -9,7 +9,7 @@ import sys
 
 BENCHMARKS = {"engine": "benchmarks.engine", "history": "benchmarks.history",
               "search": "benchmarks.search", "download": "benchmarks.download",
-              "library": "benchmarks.library"}
+              "library": "benchmarks.library", "soak": "benchmarks.soak"}
 
 
 def main(argv: list[str] | None = None) -> int:
