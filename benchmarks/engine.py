@@ -6,13 +6,18 @@
 - resume: time to first token continuing a ~3,000-token conversation after an engine
   restart, with its saved KV state vs cold;
 - stop latency: p95 over 20 stops during generation and during a ~2,000-token prompt;
-- switch: time to first token of the other of two loaded models.
+- switch: time to first token of the other of two loaded models;
+- contention: generation tokens/s with 0 and with 1 busy competing process, for the
+  automatic thread count and for each fixed count, in the same run.
 """
 
 from __future__ import annotations
 
 import random
 import shutil
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -203,8 +208,55 @@ def switch(model: str, say: Callable[[str], None]) -> dict[str, Any]:
     return {"switch_ttft_ms": median(warm) * 1000, "first_load_ttft_ms": median(cold) * 1000}
 
 
+CONTENTION_TOKENS = 150
+CONTENTION_ROUNDS = 5
+# Between replies: each engine's CPU meter looks at about the last second, which must show
+# the machine and not the previous configuration's engine finishing its reply.
+CONTENTION_PAUSE_S = 1.5
+
+
+def contention(model: str, say: Callable[[str], None]) -> dict[str, Any]:
+    """Tokens/s of automatic vs each fixed thread count, idle and with one core kept busy."""
+    counts = {"auto": 0} | {str(n): n for n in range(1, physical_cores() + 1)}
+    sampling = p.Sampling(max_tokens=CONTENTION_TOKENS, seed=5, ignore_eos=True)
+    drivers = {name: Driver() for name in counts}
+    specs = {name: p.ModelSpec(path=model, n_ctx=1024, n_threads=n) for name, n in counts.items()}
+    pause = threading.Event()
+    result: dict[str, Any] = {}
+    try:
+        for name, driver in drivers.items():   # load each, outside the timing
+            driver.ask(specs[name], PROMPT, p.Sampling(max_tokens=4))
+        for busy in (0, 1):
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(busy)]
+            rates: dict[str, list[float]] = {name: [] for name in counts}
+            threads: dict[str, list[int]] = {name: [] for name in counts}
+            try:
+                for number in range(CONTENTION_ROUNDS):
+                    say(f"contention: {busy} busy, round {number + 1}/{CONTENTION_ROUNDS}")
+                    order = list(counts)[number % len(counts):] + list(counts)[:number % len(counts)]
+                    for name in order:   # rotated, so a drift of the machine favours none
+                        pause.wait(CONTENTION_PAUSE_S)
+                        stats = drivers[name].ask(specs[name], PROMPT, sampling).stats
+                        rates[name].append(stats.tokens_per_second or 0.0)
+                        threads[name].append(stats.n_threads)
+            finally:
+                for hog in hogs:
+                    hog.kill()
+                    hog.wait()
+            medians = {name: median(values) for name, values in rates.items()}
+            best = max((name for name in counts if name != "auto"), key=medians.get)
+            result[f"busy_{busy}"] = {"tokens_per_second": medians, "rounds": rates,
+                                      "auto_threads": threads["auto"], "best_fixed": best,
+                                      "ratio": medians["auto"] / medians[best]}
+    finally:
+        for driver in drivers.values():
+            driver.close()
+    return result
+
+
 PARTS = {"throughput": throughput, "turns": turn_ttft, "resume": resume,
-         "stop": stop_latency, "switch": switch}
+         "stop": stop_latency, "switch": switch, "contention": contention}
 
 
 def run(model: str | None = None, progress: Callable[[str], None] = print,
@@ -249,4 +301,14 @@ def table(r: dict[str, Any]) -> str:
         rows.append(("time to first token of the other loaded model",
                      f"{sw['switch_ttft_ms']:.0f} ms (first load: "
                      f"{sw['first_load_ttft_ms']:.0f} ms)", ""))
+    if "contention" in r:
+        for busy in (0, 1):
+            c = r["contention"][f"busy_{busy}"]
+            rates = c["tokens_per_second"]
+            fixed = ", ".join(f"{name} thr {rate:.1f}" for name, rate in rates.items()
+                              if name != "auto")
+            rows.append((f"tok/s with {busy} busy core{'s' if busy != 1 else ''}: auto "
+                         f"(threads used {sorted(set(c['auto_threads']))}) vs fixed",
+                         f"auto {rates['auto']:.1f} vs {fixed}; auto / best fixed "
+                         f"({c['best_fixed']}) = {c['ratio']:.2f}×", "≥ 0.9×"))
     return format_table(f"engine benchmark · {r['threads']} threads · {r['model']}", rows)

@@ -147,6 +147,7 @@ class LoadedModel:
 
     def close(self) -> None:
         """Free the model's memory now rather than at garbage collection."""
+        self.tuner.close()
         self.llama.close()
 
 

@@ -6,7 +6,7 @@ that core makes every token late: on 2 cores with one busy, 2 threads ran at 24.
 1 thread at 51.0 (idle: 64.9 and 43.4). So the count is not fixed:
 
 - at the start of a reply it is the number of cores other programs left free (measured
-  over the time since the last reply, our own CPU time left out);
+  over about the last second, our own CPU time left out);
 - during the reply the speed of each window of tokens is measured; now and then (more
   rarely while it keeps confirming the choice) one window runs with one thread more or less,
   and the faster count is kept. A sudden slow-down of the current count triggers a new try
@@ -17,7 +17,9 @@ The tuner only decides; ``generation.py`` applies its decisions with ``llama_set
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import psutil
@@ -32,12 +34,21 @@ MIN_SAMPLE_S = 0.25        # shorter CPU samples are too noisy; the last estimat
 
 
 class CpuMeter:
-    """How many cores other processes kept busy since the last look."""
+    """How many cores other processes kept busy in the last second or so.
 
-    def __init__(self) -> None:
+    A thread samples the system's and this process's CPU times a few times a second, so a
+    reply can start with a fresh figure without waiting for one (``close`` stops it).
+    """
+
+    def __init__(self, window_s: float = 1.0, every_s: float = 0.25) -> None:
         self._process = psutil.Process()
-        self._last = self._sample()
+        self._samples: deque[tuple[float, float, float]] = deque(
+            [self._sample()], maxlen=int(window_s / every_s) + 2)
+        self._lock = threading.Lock()
         self._others = 0.0
+        self._every = every_s
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="cpu-meter", daemon=True).start()
 
     def _sample(self) -> tuple[float, float, float]:
         system = psutil.cpu_times()
@@ -46,15 +57,31 @@ class CpuMeter:
         own = self._process.cpu_times()
         return time.monotonic(), busy, own.user + own.system
 
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            sample = self._sample()
+            with self._lock:
+                self._samples.append(sample)
+
     def others_busy(self) -> float:
-        """Cores used by other processes, averaged over the time since the last call."""
+        """Cores used by other processes, averaged over about the last second."""
         now = self._sample()
-        elapsed = now[0] - self._last[0]
+        with self._lock:
+            oldest = self._samples[0]
+        elapsed = now[0] - oldest[0]
         if elapsed >= MIN_SAMPLE_S:
-            others = (now[1] - self._last[1]) - (now[2] - self._last[2])
+            others = (now[1] - oldest[1]) - (now[2] - oldest[2])
             self._others = max(0.0, others / elapsed)
-            self._last = now
         return self._others
+
+    def span_s(self) -> float:
+        """Seconds of history the next figure will average over."""
+        with self._lock:
+            return time.monotonic() - self._samples[0][0]
+
+    def close(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
 
 
 @dataclass
@@ -80,7 +107,8 @@ class ThreadTuner:
         self.fixed_batch = fixed_batch
         self.batch = fixed_batch or self.batch_cores   # threads for reading prompts
         automatic = not (fixed and fixed_batch)
-        self._meter = meter if meter is not None or not automatic else CpuMeter()
+        self._own_meter = meter is None and automatic
+        self._meter = CpuMeter() if self._own_meter else meter
         self._rates = _Rates()
         self._home = self.current        # the count the tuner believes best
         self._estimate = 0               # the free cores seen at the last reply's start
@@ -176,6 +204,11 @@ class ThreadTuner:
         self.current = count
         self._window_tokens = 0
         return count
+
+    def close(self) -> None:
+        """Stop measuring the machine."""
+        if self._own_meter:
+            self._meter.close()
 
     def most_used(self) -> int:
         """The count that made most of this reply's tokens."""

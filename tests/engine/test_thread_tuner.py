@@ -96,3 +96,42 @@ def test_one_core_never_changes() -> None:
     tuner = ThreadTuner(1, meter=FixedLoad(0.5))
     _, used = simulate(tuner, [BUSY], 100)
     assert set(used) == {1}
+
+
+def _poll(condition, timeout_s: float = 20.0) -> bool:  # noqa: ANN001
+    """Wait until ``condition()`` holds (a bounded poll on a measurement, not a fixed sleep)."""
+    import threading
+    import time
+
+    deadline, pause = time.monotonic() + timeout_s, threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.05)
+    return True
+
+
+def test_the_meter_sees_a_busy_program_and_not_itself() -> None:
+    import subprocess
+    import sys
+
+    from app.engine.thread_tuner import CpuMeter
+
+    meter = CpuMeter()
+    try:
+        assert _poll(lambda: meter.span_s() >= 1.0)
+        baseline = meter.others_busy()   # whatever else this machine is doing
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            assert _poll(lambda: meter.others_busy() >= baseline + 0.7)
+        finally:
+            busy.kill()
+            busy.wait()
+
+        def busy_here() -> bool:   # this process works; that must not count as others
+            sum(range(200_000))
+            return meter.others_busy() <= baseline + 0.3
+
+        assert _poll(busy_here)
+    finally:
+        meter.close()
