@@ -11,6 +11,7 @@ import pytest
 
 from app.core import protocol as p
 from tests.engine.conftest import LONG_PROMPT, text_of, write_unknown_architecture
+from tests.pace import stop_deadline_s
 
 GREEDY = p.Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
@@ -69,9 +70,11 @@ def test_cancel_stops_within_a_token_and_engine_stays_usable(engine, model_path:
     pid = client.pid
     asked = time.monotonic()
     client.cancel(request)
-    received = events.until_end(request, timeout=5)
-    assert time.monotonic() - asked < 1.0
-    assert received[-1].stats.stop_reason == p.StopReason.STOPPED
+    received = events.until_end(request, timeout=60)
+    took = time.monotonic() - asked
+    stats = received[-1].stats
+    assert stats.stop_reason == p.StopReason.STOPPED
+    assert took < stop_deadline_s(stats.tokens_per_second), (took, stats.tokens_per_second)
     follow_up = events.until_end(client.chat(spec, QUESTION, GREEDY))
     assert isinstance(follow_up[-1], p.Done) and text_of(follow_up)
     assert client.pid == pid

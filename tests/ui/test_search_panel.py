@@ -41,7 +41,7 @@ def _seed(paths: Paths) -> dict[str, int]:
 def _search(qtbot, panel: SearchPanel, text: str) -> None:
     """Type ``text`` into a cleared search box and wait for the debounced search."""
     panel.field.clear()
-    with qtbot.waitSignal(panel.results.modelReset, timeout=2000):
+    with qtbot.waitSignal(panel.results.modelReset, timeout=10_000):
         qtbot.keyClicks(panel.field, text)
 
 
@@ -91,7 +91,7 @@ def test_typing_searches_once_typing_pauses(qtbot, paths: Paths) -> None:
     assert panel.field.placeholderText() == "Search all chats…"
     resets: list[None] = []
     panel.results.modelReset.connect(lambda: resets.append(None))
-    with qtbot.waitSignal(panel.results.modelReset, timeout=2000):
+    with qtbot.waitSignal(panel.results.modelReset, timeout=10_000):
         qtbot.keyClicks(panel.field, "owls")
         assert resets == []            # not at every key press
     assert len(resets) == 1

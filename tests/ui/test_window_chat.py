@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 from PySide6.QtCore import Qt
 
 from app.core.paths import Paths
 from app.storage.schema import MessageStatus
+from tests.pace import stop_deadline_s
 from tests.ui.conftest import type_and_send, view_texts
 
 QUESTION = "What is the capital of France?"
@@ -53,12 +55,15 @@ def test_stop_ends_the_reply_quickly_and_keeps_the_partial_text(
     with qtbot.waitSignal(window.bridge.delta, timeout=REPLY_TIMEOUT_MS):
         type_and_send(qtbot, window, LONG)
     assert window.stop_button.isEnabled()
-    with qtbot.waitSignal(window.chat.busy_changed, timeout=1000,
+    with qtbot.waitSignal(window.chat.busy_changed, timeout=REPLY_TIMEOUT_MS,
                           check_params_cb=lambda busy: busy is False):
+        clicked = time.monotonic()
         qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    took = time.monotonic() - clicked
     (conversation,) = window.profile.history.conversations()
     stored = window.profile.history.messages(conversation.id)[-1]
     assert stored.status == MessageStatus.STOPPED and stored.stop_reason == "stopped"
+    assert took < stop_deadline_s(stored.tokens_per_second), (took, stored.tokens_per_second)
     assert stored.content and view_texts(window)[-1] == ("assistant", stored.content)
     assert window.chat.messages.row(1).status == MessageStatus.STOPPED
     assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
