@@ -70,7 +70,7 @@ class EngineWorker:
         request_id = getattr(command, "request_id", "")
         try:
             if isinstance(command, p.Load):
-                self._ensure_loaded(command.model, request_id)
+                self._ensure_loaded(command.model, request_id, answer_if_loaded=True)
             elif isinstance(command, p.Chat):
                 self._chat(command)
             elif isinstance(command, p.Unload):
@@ -85,12 +85,15 @@ class EngineWorker:
             self._cancelled.discard(request_id)
         return True
 
-    def _ensure_loaded(self, spec: p.ModelSpec, request_id: str) -> None:
+    def _ensure_loaded(self, spec: p.ModelSpec, request_id: str,
+                       answer_if_loaded: bool = False) -> None:
         from app.core.generation_config import check_model_spec
         from app.engine.session import ModelSession
 
         check_model_spec(spec)
         if self._session is not None and self._session.serves(spec):
+            if answer_if_loaded:   # every load request is answered, or it stays open
+                self.send(self._session.loaded_event(request_id))
             return
         self.unload()
         state_dir = self._options.get("state_dir")

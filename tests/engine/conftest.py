@@ -42,6 +42,15 @@ class EventLog:
             if isinstance(event, (p.Done, p.Error)):
                 return events
 
+    def until_loaded(self, request_id: str, timeout: float = 120.0) -> p.Loaded:
+        """The ``loaded`` answer to ``request_id`` (fails on an error)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            if getattr(event, "request_id", None) == request_id:
+                assert isinstance(event, p.Loaded), event
+                return event
+
     def first_delta(self, request_id: str, timeout: float = 120.0) -> p.Delta:
         deadline = time.monotonic() + timeout
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -168,3 +169,23 @@ def test_shutdown_ends_the_process(engine, model_path: str) -> None:
     process = engine_process.process
     client.shutdown()
     assert not process.is_alive() and process.exitcode == 0
+
+
+@pytest.mark.allow_warnings   # the engine's death is logged
+def test_every_load_request_is_answered_even_when_already_loaded(engine,
+                                                                 model_path: str) -> None:
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=512)
+    first, second = client.load(spec), client.load(spec)
+    for request in (first, second):
+        loaded = events.until_loaded(request)
+        assert loaded.model_path == model_path
+    # Nothing is left open: the engine's death is no error for requests long answered.
+    os.kill(client.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while client.loaded_models() and time.monotonic() < deadline:
+        threading.Event().wait(0.05)   # the reader thread notices the death on its own
+    assert client.loaded_models() == []
+    follow_up = events.until_end(client.chat(spec, QUESTION, GREEDY))
+    assert isinstance(follow_up[-1], p.Done)
+    assert not [e for e in events.seen if isinstance(e, p.Error)]

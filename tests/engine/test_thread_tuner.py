@@ -8,6 +8,7 @@ measured by ``python -m benchmarks engine --only contention``.
 
 from __future__ import annotations
 
+import psutil
 import pytest
 
 from app.engine.thread_tuner import ThreadTuner
@@ -121,9 +122,12 @@ def test_the_meter_sees_a_busy_program_and_not_itself() -> None:
     try:
         assert _poll(lambda: meter.span_s() >= 1.0)
         baseline = meter.others_busy()   # whatever else this machine is doing
+        free = psutil.cpu_count() - baseline
+        if free < 0.5:   # a third busy program would only take time from the others
+            pytest.skip(f"every core is already busy ({baseline:.1f} of {psutil.cpu_count()})")
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            assert _poll(lambda: meter.others_busy() >= baseline + 0.7)
+            assert _poll(lambda: meter.others_busy() >= baseline + 0.7 * min(1.0, free))
         finally:
             busy.kill()
             busy.wait()
