@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from app import APP_NAME, __version__
 from app.chat.profile import Profile
@@ -30,9 +30,18 @@ def open_window(paths: Paths, model_path: str | None = None, fetch_starter: bool
     window = MainWindow(Profile.open(paths), model_path=model_path,
                         fetch_starter=fetch_starter)
     if binding_problem:
-        window.banner.show_message(binding_problem)
+        _warn_lastingly(window, binding_problem)
     window.show()
     return window
+
+
+def _warn_lastingly(window: MainWindow, text: str) -> None:
+    """Show ``text`` in the banner now, and a short form in the status bar for good."""
+    window.banner.show_message(text)
+    lasting = QLabel("⚠ Faulty Qt for Python: run scripts/setup")
+    lasting.setObjectName("qt-binding-warning")
+    lasting.setToolTip(text)
+    window.statusBar().addPermanentWidget(lasting)
 
 
 def run_gui(paths: Paths, model_path: str | None = None) -> int:

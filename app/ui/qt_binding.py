@@ -79,5 +79,5 @@ def check_qt_binding(call: Callable[[], object] | None = None) -> str | None:
                 "calls); None was made immortal so the app cannot abort. Install a fixed "
                 "build: scripts/setup (pyproject.toml excludes it).", binding, python, lost,
                 PROBE_CALLS)
-    return (f"This Qt for Python ({binding}) is faulty on {python}; Hearth works around it, "
-            "but please run scripts/setup to install a safe version.")
+    return (f"{binding} is faulty on {python} (Hearth works around it): run scripts/setup "
+            "for a safe version.")

@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from app.core.paths import Paths
 from app.ui import qt_binding
@@ -110,5 +111,9 @@ def test_the_window_shows_the_warning_in_one_line(qtbot, paths: Paths) -> None:
         text = window.banner.label.text()
         assert window.banner.isVisible() and "\n" not in text
         assert "faulty" in text and "scripts/setup" in text
+        # The banner goes with the next message; the status bar keeps a short form.
+        lasting = window.findChild(QLabel, "qt-binding-warning")
+        assert lasting is not None and lasting.isVisible()
+        assert "scripts/setup" in lasting.text() and lasting.toolTip() == text
     finally:
         window.close()
