@@ -54,12 +54,17 @@ class FastEngine:
         self._thread = threading.Thread(target=self._run, name="fast-engine", daemon=True)
         self._thread.start()
 
-    pid = None
+    @property
+    def pid(self) -> int | None:
+        """No process: the stand-in runs on a thread of the GUI process."""
+        return None
 
     def loaded_models(self) -> list[str]:
+        """The one model it pretends to have loaded."""
         return [self._model_path]
 
     def load(self, model: p.ModelSpec) -> str:
+        """Answer at once that ``model`` is loaded."""
         request_id = uuid.uuid4().hex
         self._on_event(p.Loaded(request_id=request_id, model_path=model.path, n_ctx=8192,
                                 n_threads=0, load_s=0.0, chat_template=True))
@@ -67,17 +72,20 @@ class FastEngine:
 
     def chat(self, model: p.ModelSpec, messages: list[dict[str, str]], sampling: p.Sampling,
              context_policy: str = "truncate_middle", cache_key: str = "") -> str:
+        """Queue a reply (the conversation is not read); its request id."""
         request_id = uuid.uuid4().hex
         self._jobs.put(request_id)
         return request_id
 
     def cancel(self, request_id: str) -> None:
+        """Stop ``request_id`` at its next piece."""
         self._cancelled.add(request_id)
 
     def unload(self, model_path: str | None = None) -> None:
         """Nothing is loaded."""
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Finish the queued replies and end the thread."""
         self._jobs.put(None)
         self._thread.join(timeout)
 

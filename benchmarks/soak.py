@@ -70,8 +70,7 @@ def run(model: str | None = None, progress: Callable[[str], None] = print) -> di
     settings = window.profile.settings
     settings.set("n_ctx", 2048)
     real_engine = window.bridge.client
-    window.bridge.client = FastEngine(window.bridge._received.emit, FAST_RATE, FAST_TOKENS,
-                                      model_path)
+    window.bridge.client = FastEngine(window.bridge.post, FAST_RATE, FAST_TOKENS, model_path)
     session = WindowSession(window, reply_timeout_s=300)
     samples: dict[str, Any] = {"start": health(0)}
     reply_s: list[float] = []
@@ -99,9 +98,9 @@ def run(model: str | None = None, progress: Callable[[str], None] = print) -> di
                 samples["real_warm"] = health(session.replies)
         samples["end"] = health(session.replies)
         engines = engine_processes()
-        stored = window.profile.history.messages_by_id([m for m, _ in session.written])
-        lost = sum(1 for (_, text), message in zip(session.written, stored, strict=True)
-                   if message.content != text)
+        ids = [message_id for message_id, _ in session.written]
+        stored = {m.id: m.content for m in window.profile.history.messages_by_id(ids)}
+        lost = sum(1 for message_id, text in session.written if stored.get(message_id) != text)
     finally:
         window.close()
         app.processEvents()

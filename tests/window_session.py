@@ -17,6 +17,7 @@ from PySide6.QtTest import QTest
 
 from app.core import protocol as p
 from app.storage.schema import MessageStatus
+from app.ui.chat_controller import ChatController
 from app.ui.main_window import MainWindow
 
 
@@ -81,7 +82,8 @@ def health(replies: int) -> Health:
     """RSS, open fds, threads, references to None and engine processes, right now."""
     gc.collect()
     me = psutil.Process()
-    return Health(replies=replies, rss_mb=me.memory_info().rss / 2**20, fds=me.num_fds(),
+    fds = me.num_fds() if hasattr(me, "num_fds") else me.num_handles()   # Windows: handles
+    return Health(replies=replies, rss_mb=me.memory_info().rss / 2**20, fds=fds,
                   threads=me.num_threads(), none_refs=sys.getrefcount(None),
                   engines=engine_processes())
 
@@ -100,14 +102,25 @@ class WindowSession:
         self.replies = 0
         self.written: list[tuple[int, str]] = []
         self._streamed: list[str] = []
+        self._finished: list[p.ReplyStats] = []   # every reply_finished, as it comes
         window.bridge.delta.connect(lambda _request, text: self._streamed.append(text))
+        window.chat.reply_finished.connect(self._finished.append)
 
     @property
-    def chat(self):  # noqa: ANN201 - the window's ChatController
+    def chat(self) -> ChatController:
+        """The window's open conversation."""
         return self.window.chat
 
-    def _finish(self, start: Callable[[], object]) -> p.ReplyStats:
-        stats = wait_signal(self.chat.reply_finished, self.timeout, start)[0]
+    def _finish(self, start: Callable[[], object], ended_before: int | None = None
+                ) -> p.ReplyStats:
+        """Call ``start``, then wait for the reply to end (it may have ended already, when
+        ``ended_before`` counts the replies that had ended before it was sent)."""
+        if ended_before is None:
+            ended_before = len(self._finished)
+            start()
+        if len(self._finished) == ended_before:
+            wait_signal(self.chat.reply_finished, self.timeout)
+        stats = self._finished[ended_before]
         self.replies += 1
         last = self.chat.messages.row(self.chat.messages.rowCount() - 1)
         if last.role != "assistant" or last.message_id is None:
@@ -131,8 +144,11 @@ class WindowSession:
         """Send ``text``, press Stop once the reply has begun to appear."""
         self._streamed.clear()
         self.window.composer.setPlainText(text)
+        ended_before = len(self._finished)
         wait_signal(self.window.bridge.delta, self.timeout, self.window.send)
-        stats = self._finish(self.window.stop_button.click)
+        if len(self._finished) == ended_before:   # the reply may have ended meanwhile
+            self.window.stop_button.click()
+        stats = self._finish(lambda: None, ended_before)
         if stats.stop_reason != p.StopReason.STOPPED:   # it may have ended just before
             assert stats.stop_reason in (p.StopReason.END, p.StopReason.LENGTH), stats
         else:

@@ -33,6 +33,13 @@ class LoadedModel:
         self.warnings: list[str] = []
         self.tuner = ThreadTuner(physical_cores(), spec.n_threads, logical_cores(),
                                  spec.n_threads_batch)
+        try:
+            self._open(spec)
+        except BaseException:
+            self.tuner.close()   # its CPU sampler would outlive a failed load
+            raise
+
+    def _open(self, spec: ModelSpec) -> None:
         n_ctx = spec.n_ctx or default_context_length(self.info)
         gpu_layers = self._gpu_layers(spec)
         started = time.perf_counter()

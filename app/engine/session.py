@@ -28,9 +28,13 @@ class ModelSession:
     def __init__(self, spec: p.ModelSpec, state_dir: Path | None, state_budget: int) -> None:
         self.model = LoadedModel(spec)
         self.spec = spec
-        self._identity = file_identity(spec.path)
-        self._states = StateCache(state_dir, state_budget)
-        self._fingerprint = model_fingerprint(spec, self.model.n_ctx)
+        try:
+            self._identity = file_identity(spec.path)
+            self._states = StateCache(state_dir, state_budget)
+            self._fingerprint = model_fingerprint(spec, self.model.n_ctx)
+        except BaseException:
+            self.model.close()
+            raise
         self._key = ""                    # the conversation whose tokens are in the cache
         self._cuts: dict[str, int] = {}   # conversation -> messages left out last time
 

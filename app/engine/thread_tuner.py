@@ -17,10 +17,12 @@ The tuner only decides; ``generation.py`` applies its decisions with ``llama_set
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import psutil
 
@@ -31,6 +33,13 @@ BETTER_BY = 1.05           # another count must be this much faster to be kept
 COLLAPSE_BELOW = 0.7       # a window this much slower than the count's recent best: try again
 GIVE_UP_BELOW = 0.77       # a try running this much slower than the count it left ends early
 MIN_SAMPLE_S = 0.25        # shorter CPU samples are too noisy; the last estimate is kept
+
+
+class LoadMeter(Protocol):
+    """Anything that says how many cores other programs keep busy (tests use a fixed one)."""
+
+    def others_busy(self) -> float:
+        """Cores busy with other programs' work, recently."""
 
 
 class CpuMeter:
@@ -99,7 +108,7 @@ class ThreadTuner:
     """Chooses llama.cpp's generation thread count; ``fixed`` (a user's count) always wins."""
 
     def __init__(self, cores: int, fixed: int = 0, batch_cores: int = 0, fixed_batch: int = 0,
-                 meter: CpuMeter | None = None) -> None:
+                 meter: LoadMeter | None = None) -> None:
         self.cores = max(1, cores)
         self.fixed = fixed
         self.current = fixed or self.cores
@@ -107,8 +116,8 @@ class ThreadTuner:
         self.fixed_batch = fixed_batch
         self.batch = fixed_batch or self.batch_cores   # threads for reading prompts
         automatic = not (fixed and fixed_batch)
-        self._own_meter = meter is None and automatic
-        self._meter = CpuMeter() if self._own_meter else meter
+        self._sampler = CpuMeter() if meter is None and automatic else None  # ours to close
+        self._meter: LoadMeter | None = meter if meter is not None else self._sampler
         self._rates = _Rates()
         self._home = self.current        # the count the tuner believes best
         self._estimate = 0               # the free cores seen at the last reply's start
@@ -207,14 +216,19 @@ class ThreadTuner:
 
     def close(self) -> None:
         """Stop measuring the machine."""
-        if self._own_meter:
-            self._meter.close()
+        if self._sampler is not None:
+            self._sampler.close()
 
     def most_used(self) -> int:
-        """The count that made most of this reply's tokens."""
-        return max(self.used, key=self.used.get) if self.used else self.current
+        """The count that made most of this reply's tokens (0: it made none)."""
+        return max(self.used, key=self.used.get) if self.used else 0
 
 
 def _free(cores: int, others_busy: float) -> int:
-    """Of ``cores``, how many other processes leave free (at least one)."""
-    return max(1, min(cores, round(cores - others_busy)))
+    """Of ``cores``, how many other processes leave free (at least one).
+
+    ``others_busy`` is in logical CPUs, also when ``cores`` counts physical ones: a busy
+    program on one hyperthread slows the llama.cpp thread that shares its core, so each
+    busy CPU takes a whole core away.
+    """
+    return max(1, min(cores, math.floor(cores - others_busy + 0.5)))

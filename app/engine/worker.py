@@ -7,6 +7,7 @@ model (``Llama`` is not thread-safe).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
@@ -93,7 +94,8 @@ class EngineWorker:
         check_model_spec(spec)
         if self._session is not None and self._session.serves(spec):
             if answer_if_loaded:   # every load request is answered, or it stays open
-                self.send(self._session.loaded_event(request_id))
+                self.send(dataclasses.replace(self._session.loaded_event(request_id),
+                                              load_s=0.0))
             return
         self.unload()
         state_dir = self._options.get("state_dir")

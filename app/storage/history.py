@@ -63,7 +63,8 @@ class StoredMessage:
                    context_used=row.context_used, n_ctx=row.n_ctx,
                    completion_tokens=row.completion_tokens, ttft_s=row.ttft_s,
                    tokens_per_second=row.tokens_per_second, stop_reason=row.stop_reason,
-                   n_threads=row.n_threads, created_at=row.created_at, sibling_ids=sibling_ids or (row.id,))
+                   n_threads=row.n_threads, created_at=row.created_at,
+                   sibling_ids=sibling_ids or (row.id,))
 
 
 def _info(row: Conversation) -> ConversationInfo:

@@ -32,7 +32,11 @@ class EngineBridge(QObject):
         super().__init__(parent)
         # The client calls back on its reader thread; a queued connection hops to ours.
         self._received.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self.client = EngineClient(self._received.emit, **client_options)
+        self.client = EngineClient(self.post, **client_options)
+
+    def post(self, message: p.Message) -> None:
+        """Hand an engine event to the GUI thread (callable from any thread)."""
+        self._received.emit(message)
 
     def _dispatch(self, message: p.Message) -> None:
         self.event.emit(message)

@@ -58,6 +58,13 @@ class _ElidingDelegate(QStyledItemDelegate):
         return QSize(min(hint.width(), view.viewport().width()), hint.height())
 
 
+def _threads_text(count: int) -> str:
+    """A model's thread setting as the status bar says it (0: automatic)."""
+    if not count:
+        return "threads: automatic"
+    return f"{count} thread{'s' if count > 1 else ''}"
+
+
 class MainWindow(QMainWindow):
     """Hearth's main window over one profile and one engine."""
 
@@ -370,8 +377,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message("\n".join(event.warnings))
         if not self.chat.busy:
             self.statusBar().showMessage(
-                f"Model ready in {event.load_s:.1f} s · "
-                f"{f'{event.n_threads} threads' if event.n_threads else 'threads: automatic'} · "
+                f"Model ready in {event.load_s:.1f} s · {_threads_text(event.n_threads)} · "
                 f"context {event.n_ctx} tokens · chat format {event.chat_format}", 8000)
 
     def _engine_error(self, request_id: str, _code: str, message: str) -> None:

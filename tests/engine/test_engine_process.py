@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.core import protocol as p
+from app.core.hardware import physical_cores
 from tests.engine.conftest import LONG_PROMPT, text_of, write_unknown_architecture
 from tests.pace import stop_deadline_s
 
@@ -52,6 +53,7 @@ def test_streamed_tokens_match_an_in_process_run(engine, model_path: str) -> Non
     assert done.stats.stop_reason == (p.StopReason.LENGTH if len(tokens) == GREEDY.max_tokens
                                       else p.StopReason.END)
     assert done.stats.ttft_s > 0 and done.stats.tokens_per_second > 0
+    assert 1 <= done.stats.n_threads <= physical_cores()   # automatic: what it chose
 
 
 def test_a_fixed_seed_repeats_the_reply(engine, model_path: str) -> None:
@@ -177,9 +179,9 @@ def test_every_load_request_is_answered_even_when_already_loaded(engine,
     client, events = engine
     spec = p.ModelSpec(path=model_path, n_ctx=512)
     first, second = client.load(spec), client.load(spec)
-    for request in (first, second):
-        loaded = events.until_loaded(request)
-        assert loaded.model_path == model_path
+    loads = [events.until_loaded(request) for request in (first, second)]
+    assert [e.model_path for e in loads] == [model_path, model_path]
+    assert loads[0].load_s > 0 and loads[1].load_s == 0.0   # the second found it loaded
     # Nothing is left open: the engine's death is no error for requests long answered.
     os.kill(client.pid, signal.SIGKILL)
     deadline = time.monotonic() + 30

@@ -48,7 +48,7 @@ def _build(history: History) -> tuple[int, int]:
     trip = history.create_conversation(model_path=MODEL)
     first = history.add_message(trip.id, "user", "What is the capital of France?")
     _reply(history, trip.id, "Paris.", prompt_tokens=12, cached_tokens=0, completion_tokens=3,
-           ttft_s=0.08, tokens_per_second=41.5, n_ctx=2048, context_used=15)
+           ttft_s=0.08, tokens_per_second=41.5, n_ctx=2048, context_used=15, n_threads=2)
     regenerated = _reply(history, trip.id, "It is Paris.", parent_id=first.id,
                          prompt_tokens=12, cached_tokens=12, completion_tokens=5, ttft_s=0.01,
                          tokens_per_second=44.0, n_ctx=2048, context_used=17,
@@ -103,6 +103,8 @@ def test_json_export_and_import_round_trip_exactly(history: History, tmp_path: P
     assert document["format"] == FORMAT and document["version"] == 1
     assert [c["source_id"] for c in document["conversations"]] == [trip, broken]
     assert len(document["conversations"][0]["messages"]) == 7       # every branch
+    assert [m["n_threads"] for m in document["conversations"][0]["messages"]
+            if m["n_threads"]] == [2]                                # every statistic
 
     other = _fresh_history(tmp_path, "other")
     result = import_json(other, exported)

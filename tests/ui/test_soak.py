@@ -11,6 +11,7 @@ is many turns and many paints, not many tokens.
 from __future__ import annotations
 
 from app.core.paths import Paths
+from app.core.settings import Settings
 from tests.window_session import Health, WindowSession, health
 
 WARM_UP = 6                 # replies before the baseline (caches, first dialogs, imports)
@@ -22,7 +23,7 @@ NONE_REFS_GROWTH = 30_000   # rows shown hold None in their fields; bounded by w
 RHYMES = ["cat", "tree", "moon", "star"]
 
 
-def _scenario(session: WindowSession, settings) -> None:  # noqa: ANN001
+def _scenario(session: WindowSession, settings: Settings) -> None:
     """34 replies over three chats."""
     topics = ["the sea", "mountains", "bread", "owls", "trains", "rain"]
     for number in range(8):                                   # chat A: 8 turns, one long

@@ -41,6 +41,8 @@ def test_question_streams_into_the_view_and_is_stored(qtbot, open_window,
     assert (assistant.content, assistant.status) == (reply, MessageStatus.COMPLETE)
     assert assistant.completion_tokens == stats.completion_tokens
     assert assistant.tokens_per_second and assistant.ttft_s is not None
+    assert assistant.n_threads and f"{assistant.n_threads} thread" in \
+        window.chat.messages.row(1).details   # stored, and shown with the reply
     window.close()
 
     reopened = open_window(model_paths)
