@@ -10,11 +10,15 @@ itself, so the engine decides what the model sees, by the conversation's policy:
 
 Messages are dropped in whole exchanges, and once dropped they stay dropped for the rest of
 the conversation (plus some slack), so the prompt's prefix stays the same from turn to turn
-and llama.cpp keeps reusing its KV cache.
+and llama.cpp keeps reusing its KV cache. A cut is remembered by the messages it covers (the
+ones left out and the first one kept), not by their number: when the branch changes at or
+before the cut (an edit, another version), the whole branch is tried again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,11 +31,25 @@ SLACK = 0.25  # after a cut, leave this share of the window free for the next tu
 
 
 @dataclass(frozen=True)
+class Cut:
+    """Where a conversation was cut: how many messages were left out, and which."""
+
+    dropped: int
+    covers: str   # digest of the messages up to and including the first one kept
+
+
+@dataclass(frozen=True)
 class FittedPrompt:
-    """The prompt tokens to evaluate and how many messages were left out."""
+    """The prompt tokens to evaluate, how many messages were left out, and the cut to keep."""
 
     tokens: list[int]
     dropped: int
+    cut: Cut | None = None
+
+
+def _digest(messages: Messages) -> str:
+    text = json.dumps([(m["role"], m["content"]) for m in messages], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def reply_reserve(n_ctx: int, max_tokens: int) -> int:
@@ -56,15 +74,24 @@ def _exchange_starts(middle: Messages) -> list[int]:
 
 
 def fit_prompt(messages: Messages, render: Render, n_ctx: int, reserve: int, policy: str,
-               already_dropped: int = 0) -> FittedPrompt:
+               previous: Cut | None = None) -> FittedPrompt:
     """Render ``messages`` so the prompt plus ``reserve`` fits ``n_ctx``, by ``policy``.
 
-    ``already_dropped`` is the cut of the previous turn; it is kept when it still fits so
-    that the prompt prefix does not move.
+    ``previous`` is the cut of the previous turn; it is kept when the conversation still
+    holds the same messages up to it and it still fits, so that the prompt prefix does not
+    move.
     """
     limit = n_ctx - reserve
     head, middle, tail = _split(messages, policy)
     cuts = _exchange_starts(middle)
+
+    def cut_at(drop: int) -> Cut:
+        return Cut(drop, _digest(head + middle[:drop + 1]))
+
+    already_dropped = 0
+    if previous is not None and previous.dropped <= len(middle) \
+            and cut_at(previous.dropped) == previous:
+        already_dropped = previous.dropped
 
     rendered: dict[int, list[int]] = {}  # each render is a template run plus tokenizing
 
@@ -76,7 +103,7 @@ def fit_prompt(messages: Messages, render: Render, n_ctx: int, reserve: int, pol
     if not already_dropped or policy == "stop":
         tokens = attempt(0)
         if len(tokens) <= limit and not already_dropped:
-            return FittedPrompt(tokens, 0)
+            return FittedPrompt(tokens, 0, None)
         if policy == "stop":
             raise ContextFullError(
                 f"This conversation ({len(tokens)} tokens plus room for the reply) no longer "
@@ -93,7 +120,7 @@ def fit_prompt(messages: Messages, render: Render, n_ctx: int, reserve: int, pol
                                   int(limit - SLACK * n_ctx))
         chosen = roomy if roomy is not None else chosen
     if chosen is not None:
-        return FittedPrompt(attempt(chosen), chosen)
+        return FittedPrompt(attempt(chosen), chosen, cut_at(chosen))
     last_only = render([m for m in head if m["role"] == "system"] + tail)
     if len(last_only) <= limit:
         return FittedPrompt(last_only, len(messages) - len(tail) -

@@ -9,7 +9,7 @@ from pathlib import Path
 import llama_cpp
 
 from app.core import protocol as p
-from app.engine.context_window import fit_prompt, reply_reserve
+from app.engine.context_window import Cut, fit_prompt, reply_reserve
 from app.engine.generation import generate
 from app.engine.loaded_model import LoadedModel, file_identity
 from app.engine.state_cache import StateCache, model_fingerprint
@@ -36,7 +36,7 @@ class ModelSession:
             self.model.close()
             raise
         self._key = ""                    # the conversation whose tokens are in the cache
-        self._cuts: dict[str, int] = {}   # conversation -> messages left out last time
+        self._cuts: dict[str, Cut] = {}   # conversation -> where it was cut last time
 
     def serves(self, spec: p.ModelSpec) -> bool:
         """True if this session can answer for ``spec`` without a reload."""
@@ -69,8 +69,11 @@ class ModelSession:
         key = command.cache_key
         fitted = fit_prompt(command.messages, render, model.n_ctx,
                             reply_reserve(model.n_ctx, command.sampling.max_tokens),
-                            command.context_policy, self._cuts.get(key, 0))
-        self._cuts[key] = fitted.dropped
+                            command.context_policy, self._cuts.get(key))
+        if fitted.cut is None:
+            self._cuts.pop(key, None)
+        else:
+            self._cuts[key] = fitted.cut
         self._take_cache(key, fitted.tokens)
         rid = command.request_id
         cached = model.cached_prefix(fitted.tokens)

@@ -66,9 +66,39 @@ def test_the_cut_stays_put_on_the_next_turns() -> None:
     follow = messages + [{"role": "assistant", "content": "short"},
                          {"role": "user", "content": "next"}]
     second = fit_prompt(follow, render, n_ctx=512, reserve=64, policy="rolling",
-                        already_dropped=first.dropped)
+                        previous=first.cut)
     assert second.dropped == first.dropped
     assert second.tokens[:len(first.tokens) - 10] == first.tokens[:len(first.tokens) - 10]
+
+
+def test_an_edit_before_the_cut_tries_the_whole_new_branch() -> None:
+    messages = conversation(20)
+    first = fit_prompt(messages, render, n_ctx=512, reserve=64, policy="truncate_middle")
+    head = 3   # system prompt and the first exchange
+    assert first.dropped >= 20
+    # The user edits their message at position 11, before the cut (head + dropped): the new
+    # branch is everything before it plus the edit, and it fits the window whole.
+    edited = messages[:11] + [{"role": "user", "content": "edited question " + "w " * 20}]
+    assert 11 < head + first.dropped
+    second = fit_prompt(edited, render, n_ctx=512, reserve=64, policy="truncate_middle",
+                        previous=first.cut)
+    assert second.dropped == 0 and second.tokens == render(edited)   # not just q0 + the edit
+    # A longer new branch that does not fit is cut afresh, as if it had never been cut.
+    longer = messages[:head + first.dropped - 1] + [{"role": "user", "content": "again"}]
+    again = fit_prompt(longer, render, n_ctx=512, reserve=64, policy="truncate_middle",
+                       previous=first.cut)
+    fresh = fit_prompt(longer, render, n_ctx=512, reserve=64, policy="truncate_middle")
+    assert (again.dropped, again.tokens) == (fresh.dropped, fresh.tokens)
+
+
+def test_a_change_after_the_cut_keeps_it() -> None:
+    messages = conversation(20)
+    first = fit_prompt(messages, render, n_ctx=512, reserve=64, policy="truncate_middle")
+    changed = messages[:-2] + [{"role": "assistant", "content": "another version"},
+                               {"role": "user", "content": "next"}]
+    second = fit_prompt(changed, render, n_ctx=512, reserve=64, policy="truncate_middle",
+                        previous=first.cut)
+    assert second.dropped == first.dropped and second.cut == first.cut
 
 
 def test_only_the_last_message_when_nothing_else_fits() -> None:

@@ -38,6 +38,19 @@ def test_overflow_policies_fit_the_window(engine, model_path: str, policy: str) 
     assert done.stats.prompt_tokens + GREEDY.max_tokens <= 512
 
 
+def test_an_edit_in_a_cut_chat_lets_the_model_see_the_new_branch(engine,
+                                                                  model_path: str) -> None:
+    client, events = engine
+    spec = p.ModelSpec(path=model_path, n_ctx=512)
+    long_chat = history(12)
+    done = events.until_end(client.chat(spec, long_chat, GREEDY, cache_key="chat"))[-1]
+    assert done.stats.dropped_messages > 6
+    # The user edits their third message: the new branch is short and fits whole.
+    edited = long_chat[:5] + [{"role": "user", "content": "What animal is lazy?"}]
+    done = events.until_end(client.chat(spec, edited, GREEDY, cache_key="chat"))[-1]
+    assert isinstance(done, p.Done) and done.stats.dropped_messages == 0
+
+
 def test_stop_policy_refuses_clearly(engine, model_path: str) -> None:
     client, events = engine
     spec = p.ModelSpec(path=model_path, n_ctx=512)
