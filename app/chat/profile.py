@@ -12,6 +12,7 @@ from app.core.hub import HubClient
 from app.core.library import ModelLibrary
 from app.core.paths import Paths
 from app.core.settings import Settings
+from app.engine.state_files import remove_states, remove_unnamed_states
 from app.storage.database import open_database
 from app.storage.history import History
 
@@ -41,13 +42,20 @@ class Profile:
 
     @classmethod
     def open(cls, paths: Paths) -> Profile:
-        """Create folders, open the database and mark replies a crash cut short."""
+        """Create folders, open the database, mark replies a crash cut short, and finish
+        deleting chats whose undo time ran out while the app was not running."""
         paths.ensure()
         history = History(open_database(paths.database_path))
         interrupted = history.recover_interrupted()
         if interrupted:
             log.warning("%d reply(ies) were cut short by a crash; kept as interrupted",
                         interrupted)
+        states = paths.cache_dir / "kv-states"
+        deleted = history.deleted_cache_keys()
+        if deleted:
+            history.purge_deleted()
+            remove_states(states, deleted)
+        remove_unnamed_states(states)
         settings = Settings(paths.settings_path)
         library = ModelLibrary(
             paths.models_dir, cache_path=paths.cache_dir / "model-metadata.json",

@@ -72,7 +72,11 @@ class ChatTurn:
                                   config.model.path)
         self.request_id = engine.chat(config.model, messages, config.sampling,
                                       context_policy=config.context_policy,
-                                      cache_key=f"conversation-{self.conversation_id}")
+                                      cache_key=self._cache_key())
+
+    def _cache_key(self) -> str:
+        info = self.history.conversation(self.conversation_id)
+        return info.cache_key if info is not None else ""
 
     def handle(self, event: p.Message) -> bool:
         """Apply one engine event; return True if it belonged to this turn."""

@@ -143,6 +143,14 @@ class Unload(Message):
 
 
 @dataclass(frozen=True)
+class Forget(Message):
+    """These conversations were deleted: drop their state in memory and on disk, unsaved."""
+
+    TYPE: ClassVar[str] = "forget"
+    cache_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Shutdown(Message):
     """Finish the current token, free everything and exit."""
 
@@ -208,9 +216,9 @@ class Error(Message):
 
 
 _TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (
-    Load, Chat, Cancel, Unload, Shutdown, Loaded, Started, Delta, Done, Error)}
+    Load, Chat, Cancel, Unload, Forget, Shutdown, Loaded, Started, Delta, Done, Error)}
 _NESTED: dict[str, type] = {"model": ModelSpec, "sampling": Sampling, "stats": ReplyStats}
-_TUPLES = {"warnings"}
+_TUPLES = {"warnings", "cache_keys"}
 
 
 def encode(message: Message) -> dict[str, Any]:

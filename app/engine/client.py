@@ -213,6 +213,22 @@ class EngineClient:
                     except (OSError, ValueError):
                         pass
 
+    def forget(self, cache_keys: list[str]) -> None:
+        """Deleted conversations: every engine drops their state, and their files go."""
+        from app.engine.state_files import remove_states
+
+        if not cache_keys:
+            return
+        with self._lock:
+            for proc in self._pool.values():
+                if proc.alive:
+                    try:
+                        proc.send(p.Forget(cache_keys=tuple(cache_keys)))
+                    except (OSError, ValueError):
+                        pass   # it died: it saves nothing more
+        state_dir = self._options.get("state_dir")
+        remove_states(Path(state_dir) if state_dir else None, cache_keys)
+
     def unload(self, model_path: str | None = None) -> None:
         """Stop the engine of ``model_path`` (all engines when None), freeing its memory."""
         with self._lock:

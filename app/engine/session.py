@@ -96,6 +96,16 @@ class ModelSession:
         if self._states.saved_prefix(self._fingerprint, key, prompt) > held + RESTORE_GAIN:
             self._states.restore(llama, self._fingerprint, key)
 
+    def forget(self, keys: list[str]) -> None:
+        """Deleted conversations: never save them, and empty the cache if it holds one."""
+        for key in keys:
+            self._cuts.pop(key, None)
+            self._states.forget(key)
+        if self._key in keys:
+            self._key = ""
+            self.model.llama.reset()
+            self.model.llama._ctx.kv_cache_clear()
+
     def close(self) -> None:
         """Save the current conversation's state and free the model."""
         if self._key:

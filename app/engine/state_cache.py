@@ -20,6 +20,7 @@ import llama_cpp
 import numpy as np
 
 from app.core.protocol import ModelSpec
+from app.engine.state_files import remove_states, state_paths
 
 log = logging.getLogger("hearth.engine")
 
@@ -47,8 +48,11 @@ class StateCache:
 
     def _paths(self, fingerprint: str, key: str) -> tuple[Path, Path]:
         assert self.folder is not None
-        name = hashlib.sha256(f"{fingerprint}/{key}".encode()).hexdigest()[:32]
-        return self.folder / f"{name}.state", self.folder / f"{name}.tokens.npy"
+        return state_paths(self.folder, fingerprint, key)
+
+    def forget(self, key: str) -> int:
+        """Delete every saved state of ``key`` (its conversation was deleted)."""
+        return remove_states(self.folder, [key])
 
     def save(self, llama: Any, fingerprint: str, key: str) -> bool:
         """Write the context's current state under ``key``; True if written."""

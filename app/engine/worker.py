@@ -76,6 +76,8 @@ class EngineWorker:
                 self._chat(command)
             elif isinstance(command, p.Unload):
                 self.unload()
+            elif isinstance(command, p.Forget):
+                self.forget(list(command.cache_keys))
         except HearthError as exc:
             self.send(p.Error(request_id=request_id, code=_error_code(exc), message=str(exc)))
         except Exception as exc:  # a bug: report it, keep the engine alive
@@ -102,6 +104,15 @@ class EngineWorker:
         self._session = ModelSession(spec, Path(state_dir) if state_dir else None,
                                      int(self._options.get("state_budget_bytes", 0)))
         self.send(self._session.loaded_event(request_id))
+
+    def forget(self, keys: list[str]) -> None:
+        """Drop deleted conversations' state: in the loaded model, and every file of it."""
+        from app.engine.state_files import remove_states
+
+        if self._session is not None:
+            self._session.forget(keys)
+        state_dir = self._options.get("state_dir")
+        remove_states(Path(state_dir) if state_dir else None, keys)
 
     def unload(self) -> None:
         """Save the conversation state and free the model."""

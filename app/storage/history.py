@@ -27,6 +27,7 @@ class ConversationInfo:
     updated_at: datetime
     model_path: str | None
     pinned: bool = False
+    cache_key: str = ""   # names the engine's saved state of this chat (never reused)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class StoredMessage:
 
 def _info(row: Conversation) -> ConversationInfo:
     return ConversationInfo(id=row.id, title=row.title, updated_at=row.updated_at,
-                            model_path=row.model_path, pinned=bool(row.pinned))
+                            model_path=row.model_path, pinned=bool(row.pinned),
+                            cache_key=row.cache_key or "")
 
 
 def title_from(text: str) -> str:
@@ -166,6 +168,13 @@ class History:
         with self._sessions.begin() as session:
             session.execute(update(Conversation).where(Conversation.deleted_at.is_(None))
                             .values(deleted_at=utcnow()))
+
+    def deleted_cache_keys(self) -> list[str]:
+        """Cache keys of the deleted conversations that ``purge_deleted`` will remove."""
+        with self._sessions() as session:
+            return [key for key in session.scalars(
+                select(Conversation.cache_key).where(Conversation.deleted_at.is_not(None)))
+                if key]
 
     def purge_deleted(self) -> int:
         """Remove deleted conversations from disk for good; return how many.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,6 +50,9 @@ class Conversation(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # The last message of the branch being shown and continued (the "active path").
     active_leaf_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Names the engine's saved state of this chat. Random and never reused, unlike ``id``
+    # (SQLite hands a purged chat's id to the next one).
+    cache_key: Mapped[str | None] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True,

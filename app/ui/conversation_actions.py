@@ -146,4 +146,6 @@ class ConversationActions(QObject):
         self._purge.stop()
         self._undoable = []
         self._undo_bar.hide()
+        keys = self._history.deleted_cache_keys()
         self._history.purge_deleted()
+        self._chat.bridge.client.forget(keys)   # their saved states, on disk and in engines
