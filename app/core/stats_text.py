@@ -20,7 +20,14 @@ def describe_stats(stats: Any) -> str:
     if stats.n_ctx:
         parts.append(f"context {stats.context_used or 0}/{stats.n_ctx}")
     if getattr(stats, "n_threads", 0):
-        parts.append(f"{stats.n_threads} thread{'s' if stats.n_threads > 1 else ''}")
+        parts.append(threads_text(stats.n_threads))
     if getattr(stats, "dropped_messages", 0):
         parts.append(f"{stats.dropped_messages} older messages left out")
     return " · ".join(parts)
+
+
+def threads_text(count: int) -> str:
+    """E.g. '2 threads'; 0 (the setting's automatic) as 'threads: automatic'."""
+    if not count:
+        return "threads: automatic"
+    return f"{count} thread{'s' if count > 1 else ''}"

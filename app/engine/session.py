@@ -98,9 +98,8 @@ class ModelSession:
 
     def forget(self, keys: list[str]) -> None:
         """Deleted conversations: never save them, and empty the cache if it holds one."""
-        for key in keys:
+        for key in keys:   # (the worker deletes their files)
             self._cuts.pop(key, None)
-            self._states.forget(key)
         if self._key in keys:
             self._key = ""
             self.model.llama.reset()

@@ -20,7 +20,7 @@ import llama_cpp
 import numpy as np
 
 from app.core.protocol import ModelSpec
-from app.engine.state_files import remove_states, state_paths
+from app.engine.state_files import state_paths
 
 log = logging.getLogger("hearth.engine")
 
@@ -49,10 +49,6 @@ class StateCache:
     def _paths(self, fingerprint: str, key: str) -> tuple[Path, Path]:
         assert self.folder is not None
         return state_paths(self.folder, fingerprint, key)
-
-    def forget(self, key: str) -> int:
-        """Delete every saved state of ``key`` (its conversation was deleted)."""
-        return remove_states(self.folder, [key])
 
     def save(self, llama: Any, fingerprint: str, key: str) -> bool:
         """Write the context's current state under ``key``; True if written."""

@@ -30,7 +30,7 @@ from app.core.generation_config import effective_values, generation_config
 from app.core.model_fit import fit_of_model
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
-from app.core.stats_text import describe_stats
+from app.core.stats_text import describe_stats, threads_text
 from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
 from app.ui.chat_view import ChatView
@@ -56,13 +56,6 @@ class _ElidingDelegate(QStyledItemDelegate):
         hint = super().sizeHint(option, index)
         view = self.parent()
         return QSize(min(hint.width(), view.viewport().width()), hint.height())
-
-
-def _threads_text(count: int) -> str:
-    """A model's thread setting as the status bar says it (0: automatic)."""
-    if not count:
-        return "threads: automatic"
-    return f"{count} thread{'s' if count > 1 else ''}"
 
 
 class MainWindow(QMainWindow):
@@ -377,7 +370,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message("\n".join(event.warnings))
         if not self.chat.busy:
             self.statusBar().showMessage(
-                f"Model ready in {event.load_s:.1f} s · {_threads_text(event.n_threads)} · "
+                f"Model ready in {event.load_s:.1f} s · {threads_text(event.n_threads)} · "
                 f"context {event.n_ctx} tokens · chat format {event.chat_format}", 8000)
 
     def _engine_error(self, request_id: str, _code: str, message: str) -> None:
