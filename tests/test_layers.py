@@ -1,5 +1,6 @@
-"""The layers import one way: core, storage, engine and chat never import Qt; the GUI never
-imports llama_cpp."""
+"""The layers import one way, in the order ARCHITECTURE.md states: core, storage, engine,
+chat, ui. Core, storage, engine and chat never import Qt; only the engine imports llama_cpp
+(and the GUI process never loads it); only storage touches SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -10,6 +11,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QT_FREE = ["core", "storage", "engine", "chat"]
+# What each layer may import from app (ARCHITECTURE.md, "Layers"). The layers above the
+# engine use only its GUI-side modules: the rest runs in the engine process.
+ENGINE_GUI_SIDE = {"engine.client", "engine.state_files"}
+MAY_IMPORT = {
+    "core": {"core"},
+    "storage": {"core", "storage"},
+    "engine": {"core", "engine"},
+    "chat": {"core", "storage", *ENGINE_GUI_SIDE, "chat"},
+    "ui": {"core", "storage", *ENGINE_GUI_SIDE, "chat", "ui"},
+}
+THIRD_PARTY_HOME = {"PySide6": {"ui"}, "llama_cpp": {"engine"}, "sqlalchemy": {"storage"},
+                    "alembic": {"storage"}}
 
 
 def _imports(path: Path) -> set[str]:
@@ -21,6 +34,56 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
     return names
+
+
+def _app_imports(path: Path) -> set[str]:
+    """``layer`` or ``layer.module`` for each ``app.…`` import in ``path`` (nested ones too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                   else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                   and node.level == 0 else [])
+        if isinstance(node, ast.ImportFrom) and node.module in ("app", "app.engine"):
+            modules = [f"{node.module}.{alias.name}" for alias in node.names]
+        names.update(".".join(m.split(".")[1:3]) for m in modules
+                     if m.startswith("app.") and m.count(".") >= 1)
+    return names
+
+
+def _allowed(target: str, allowed: set[str]) -> bool:
+    layer = target.split(".")[0]
+    return layer in allowed or target in allowed or (
+        layer not in MAY_IMPORT)   # app/__init__ names (APP_NAME, the version)
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    offenders = []
+    for layer, allowed in MAY_IMPORT.items():
+        for path in (ROOT / "app" / layer).rglob("*.py"):
+            offenders += [f"{path.relative_to(ROOT)} imports app.{target}"
+                          for target in sorted(_app_imports(path))
+                          if not _allowed(target, allowed)]
+    assert offenders == []
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("from app.ui.main_window import MainWindow\n"
+                      "def later():\n    from app.engine import worker\n")
+    assert _app_imports(sneaky) == {"ui.main_window", "engine.worker"}
+    assert not _allowed("ui.main_window", MAY_IMPORT["storage"])
+    assert not _allowed("engine.worker", MAY_IMPORT["chat"])
+    assert _allowed("engine.client", MAY_IMPORT["chat"])
+
+
+def test_third_party_libraries_stay_in_their_layer() -> None:
+    offenders = [f"{path.relative_to(ROOT)} imports {library}"
+                 for path in (ROOT / "app").rglob("*.py")
+                 for library, homes in THIRD_PARTY_HOME.items()
+                 if library in _imports(path)
+                 and path.relative_to(ROOT / "app").parts[0] not in homes]
+    assert offenders == []
 
 
 def test_lower_layers_never_import_pyside6() -> None:

@@ -42,10 +42,13 @@ class Profile:
 
     @classmethod
     def open(cls, paths: Paths) -> Profile:
-        """Create folders, open the database, mark replies a crash cut short, and finish
-        deleting chats whose undo time ran out while the app was not running."""
+        """Create folders, open the database (pruning its upgrade backups), mark replies a
+        crash cut short, and finish deleting chats whose undo time ran out while the app
+        was not running."""
         paths.ensure()
-        history = History(open_database(paths.database_path))
+        settings = Settings(paths.settings_path)
+        history = History(open_database(paths.database_path,
+                                        keep_backups=settings.get("keep_history_backups")))
         interrupted = history.recover_interrupted()
         if interrupted:
             log.warning("%d reply(ies) were cut short by a crash; kept as interrupted",
@@ -56,7 +59,6 @@ class Profile:
             history.purge_deleted()
             remove_states(states, deleted)
         remove_unnamed_states(states)
-        settings = Settings(paths.settings_path)
         library = ModelLibrary(
             paths.models_dir, cache_path=paths.cache_dir / "model-metadata.json",
             linked_folders=[Path(f) for f in settings.get("library_folders")],

@@ -13,6 +13,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 import psutil
@@ -49,6 +50,7 @@ class Hardware:
     vram_free: int
     gpu_name: str
     unified: bool = False  # the GPU uses the RAM (Apple silicon)
+    gpu_known: bool = True  # False: nvidia-smi has not answered yet (VRAM taken as none)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Fit:
 
 
 _gpu: tuple[int, int, str] | None = None
+_gpu_lock = threading.Lock()  # one nvidia-smi at a time; a second caller gets its answer
 
 
 def _nvidia_smi() -> tuple[int, int, str]:
@@ -87,16 +90,30 @@ def _nvidia_smi() -> tuple[int, int, str]:
     return total, free, name
 
 
-def detect_hardware(refresh_gpu: bool = False) -> Hardware:
-    """RAM now (psutil) and the GPU memory (read once per process unless ``refresh_gpu``)."""
+def probe_gpu(refresh: bool = False) -> tuple[int, int, str]:
+    """The GPU memory (total, free, name), asking ``nvidia-smi`` the first time (or when
+    ``refresh``). It can take a good part of a second: the GUI calls it in the background."""
     global _gpu
+    with _gpu_lock:
+        if _gpu is None or refresh:
+            _gpu = _nvidia_smi()
+        return _gpu
+
+
+def detect_hardware(refresh_gpu: bool = False, wait_for_gpu: bool = True) -> Hardware:
+    """RAM now (psutil) and the GPU memory (read once per process unless ``refresh_gpu``).
+
+    Not ``wait_for_gpu``: if ``nvidia-smi`` has not answered yet, the GPU counts as none
+    (``gpu_known`` False) instead of waiting for it.
+    """
     memory = psutil.virtual_memory()
     if sys.platform == "darwin" and platform.machine() == "arm64":
         return Hardware(memory.total, memory.available, memory.total, memory.available,
                         "Apple silicon (unified memory)", unified=True)
-    if _gpu is None or refresh_gpu:
-        _gpu = _nvidia_smi()
-    vram_total, vram_free, name = _gpu
+    gpu = probe_gpu(refresh_gpu) if wait_for_gpu or refresh_gpu else _gpu
+    if gpu is None:
+        return Hardware(memory.total, memory.available, 0, 0, "", gpu_known=False)
+    vram_total, vram_free, name = gpu
     return Hardware(memory.total, memory.available, vram_total, vram_free, name)
 
 
@@ -105,6 +122,8 @@ def hardware_text(hardware: Hardware) -> str:
     ram = f"RAM: {human_size(hardware.ram_available)} free of {human_size(hardware.ram_total)}"
     if hardware.unified:
         return f"{ram} (shared with the GPU: {hardware.gpu_name})"
+    if not hardware.gpu_known:
+        return f"{ram} · measuring GPU memory…"
     if hardware.vram_total <= 0:
         return f"{ram} · no GPU memory detected (only NVIDIA GPUs are measured)"
     return (f"{ram} · {hardware.gpu_name}: {human_size(hardware.vram_free)} free of "

@@ -6,9 +6,8 @@ Three layers, each overriding the one before: the global value, the model's own 
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from app.core.errors import SettingsError
 from app.core.protocol import CONTEXT_POLICIES, KV_CACHE_TYPES
+from app.core.settings_file import SettingsFile
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,11 @@ SCHEMA: dict[str, Setting] = {s.name: s for s in (
             "Disk space for saved conversation states; 0 = none."),
     Setting("engine_memory_budget_mb", int, 0, 0, 1 << 24,
             "Memory for models kept loaded at once; 0 = half the RAM."),
+    # History.
+    Setting("keep_history_backups", int, 1, 0, 100,
+            "How many copies of the history made before upgrades of Hearth are kept once an "
+            "upgrade succeeded (history.sqlite3.backup-* in the data folder; they hold "
+            "deleted chats too); 0 = none."),
 )}
 
 
@@ -126,41 +131,34 @@ def validate_values(values: dict[str, Any], *, layer: str) -> dict[str, Any]:
 
 
 class Settings:
-    """The user's settings, backed by a JSON file in the profile.
+    """The user's settings, backed by a JSON file in the profile (``settings_file``).
 
-    Unknown keys in the file are kept (a newer app may have written them); a bad value is
-    logged and replaced by its default so a damaged file never stops the app.
+    Every key is checked on its own, the global ones and each model's: a value this version
+    cannot use (wrong type, out of range, a global-only setting set for a model) is not
+    used, is listed in ``problems`` (and logged), and stays in the file as it is, where the
+    user can correct it and where a newer Hearth that accepts it still finds it; only
+    setting that key again replaces it. Keys this version does not know are kept too. A
+    save changes only the keys this process changed, so it never erases what it did not
+    understand, nor what another Hearth on the same profile saved meanwhile.
+
+    Attributes:
+        problems: what could not be used when the file was read, in sentences for the user.
     """
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._values: dict[str, Any] = {}
+        self._file = SettingsFile(path)
         self._listeners: list[Callable[[str, SettingValue], None]] = []
-        self._load()
-
-    def _load(self) -> None:
         try:
-            raw = json.loads(self._path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            log.warning("Settings file %s unreadable (%s); using defaults", self._path, exc)
-            return
-        if not isinstance(raw, dict):
-            log.warning("Settings file %s is not a JSON object; using defaults", self._path)
-            return
-        for key, value in raw.items():
-            spec = SCHEMA.get(key)
-            try:
-                if key == _MODELS_KEY:
-                    value = {str(path): validate_values(dict(v), layer="model")
-                             for path, v in dict(value).items()}
-                elif spec is not None:
-                    value = spec.validate(value)
-            except (SettingsError, TypeError, ValueError) as exc:
-                log.warning("Ignoring bad setting %r in %s: %s", key, self._path, exc)
-                continue
-            self._values[key] = value
+            document, self.problems = self._file.read()
+        except OSError as exc:
+            document, self.problems = {}, [
+                f"The settings file {path} could not be read ({exc}); the defaults are "
+                "used and the file is left as it is."]
+            log.warning("%s", self.problems[0])
+        self._values, self._invalid, invalid = _checked_document(document)
+        for problem in invalid:
+            log.warning("%s (in %s)", problem, path)
+        self.problems += invalid
 
     def get(self, name: str) -> Any:
         """The global value of setting ``name`` (its default when unset)."""
@@ -172,38 +170,127 @@ class Settings:
         if spec is None:
             raise SettingsError(f"There is no setting called '{name}'.")
         value = spec.validate(value)
-        if self.get(name) == value:
+        if self.get(name) == value and (name,) not in self._invalid:
             return
         self._values[name] = value
-        self._changed(name, value)
+        self._invalid.discard((name,))
+        self._save(lambda document: document.__setitem__(name, copy.deepcopy(value)))
+        self._notify(name, value)
 
     def model_overrides(self, model_path: str) -> dict[str, Any]:
         """The settings this model has of its own."""
         return dict(self._values.get(_MODELS_KEY, {}).get(model_path, {}))
 
     def set_model_override(self, model_path: str, name: str, value: Any) -> None:
-        """Give one model its own value (``None`` removes it: the global value applies)."""
-        models = dict(self._values.get(_MODELS_KEY, {}))
-        own = dict(models.get(model_path, {}))
+        """Give one model its own value (``None`` removes it: the global value applies).
+
+        Removing a value the model does not have is no change: an invalid value kept in
+        the file stays there.
+        """
+        own = self.model_overrides(model_path)
         if value is None:
-            own.pop(name, None)
+            if name not in own:
+                return
+            own.pop(name)
         else:
-            own.update(validate_values({name: value}, layer="model"))
-        models[model_path] = own
+            value = validate_values({name: value}, layer="model")[name]
+            if own.get(name) == value and (model_path, name) not in self._invalid:
+                return
+            own[name] = value
+        models = dict(self._values.get(_MODELS_KEY, {}), **{model_path: own})
         self._values[_MODELS_KEY] = {path: v for path, v in models.items() if v}
-        self._changed(name, value)
+        self._invalid.discard((model_path, name))
+        self._save(lambda document: _patch_model(document, model_path, name, value))
+        self._notify(name, value)
 
     def on_changed(self, listener: Callable[[str, SettingValue], None]) -> None:
         """Call ``listener(name, value)`` after every change."""
         self._listeners.append(listener)
 
-    def _changed(self, name: str, value: Any) -> None:
-        self._save()
+    def _notify(self, name: str, value: Any) -> None:
         for listener in list(self._listeners):
             listener(name, value)
 
-    def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._values, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self._path)
+    def _save(self, patch: Callable[[dict[str, Any]], None]) -> None:
+        """Write one change; when that fails (a full disk), it applies until Hearth closes."""
+        try:
+            self._file.save(patch)
+        except OSError as exc:
+            log.warning("Could not save the settings to %s (%s); the change applies until "
+                        "Hearth closes.", self._file.path, exc)
+
+
+def _checked_document(document: dict[str, Any]
+                      ) -> tuple[dict[str, Any], set[tuple[str, ...]], list[str]]:
+    """The usable values of a settings file, the keys of the unusable ones, and why."""
+    values: dict[str, Any] = {}
+    invalid: set[tuple[str, ...]] = set()
+    problems: list[str] = []
+    for key, value in document.items():
+        if key == _MODELS_KEY:
+            values[key] = _checked_models(value, invalid, problems)
+            continue
+        spec = SCHEMA.get(key)
+        if spec is None:
+            continue  # a newer Hearth's setting: kept in the file, unused here
+        try:
+            values[key] = spec.validate(value)
+        except (SettingsError, TypeError, ValueError) as exc:
+            invalid.add((key,))
+            problems.append(f"{exc} It is not used, and left in the file to correct.")
+    return values, invalid, problems
+
+
+def _checked_models(models: Any, invalid: set[tuple[str, ...]],
+                    problems: list[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(models, dict):
+        problems.append("The per-model settings ('models') are not a JSON object; "
+                        "none of them are used, and they are left in the file.")
+        return {}
+    checked: dict[str, dict[str, Any]] = {}
+    for model_path, own in models.items():
+        name_of_model = Path(model_path).name
+        if not isinstance(own, dict):
+            problems.append(f"The settings of model {name_of_model} are not a JSON object; "
+                            "none of them are used, and they are left in the file.")
+            continue
+        for name, value in own.items():
+            if name not in SCHEMA:
+                continue  # a newer Hearth's setting
+            try:
+                checked.setdefault(model_path, {}).update(
+                    validate_values({name: value}, layer="model"))
+            except (SettingsError, TypeError, ValueError) as exc:
+                invalid.add((model_path, name))
+                problems.append(f"{exc} (model {name_of_model}) It is not used, and left "
+                                "in the file to correct.")
+    return checked
+
+
+def _object_at(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """``document[key]`` as a dict to change; a value that is none is moved aside first."""
+    value = document.get(key)
+    if isinstance(value, dict):
+        return value
+    if value is not None:
+        aside = f"{key}.invalid"
+        while aside in document:
+            aside += "~"
+        document[aside] = value
+        log.warning("Settings: %r was not a JSON object; its old value is kept as %r",
+                    key, aside)
+    document[key] = {}
+    return document[key]
+
+
+def _patch_model(document: dict[str, Any], model_path: str, name: str, value: Any) -> None:
+    """Set (or, for ``None``, remove) one model's own value in the file's document."""
+    models = _object_at(document, _MODELS_KEY)
+    if value is None:
+        own = models.get(model_path)
+        if isinstance(own, dict):
+            own.pop(name, None)
+            if not own:
+                del models[model_path]
+        return
+    _object_at(models, model_path)[name] = copy.deepcopy(value)

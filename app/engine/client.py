@@ -5,12 +5,19 @@ used unloaded first), so switching between models that fit is instant after the 
 Commands are sent from the caller's thread; events are received by one reader thread per
 engine process and passed, in order, to ``on_event``. If a process dies, every request
 still open in it gets an ``error`` event, and the next command starts a fresh process.
+
+Starting, loading and unloading engines never blocks the caller: ``chat`` and ``load`` hand
+their command to one pool thread, which starts engines and evicts others in the order the
+commands came. An engine that is writing a reply is never evicted: the pool thread waits until
+its reply ends (another model's command waits with it), so a model switch during a reply takes
+effect after the reply.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import signal
 import threading
 import uuid
@@ -60,6 +67,7 @@ class _EngineProcess:
         self.memory_bytes = memory_bytes  # the estimate it was started with
         self._open: dict[str, str] = {}  # request id -> command type
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a request ends
         self._closing = False
         self._reader = threading.Thread(target=self._read, name="engine-events", daemon=True)
         self._reader.start()
@@ -72,6 +80,18 @@ class _EngineProcess:
     @property
     def alive(self) -> bool:
         return self.process.is_alive() and self._reader.is_alive()
+
+    @property
+    def busy(self) -> bool:
+        """True while a reply (or load) sent to this process is still open."""
+        with self._lock:
+            return bool(self._open)
+
+    def wait_idle(self, give_up: threading.Event) -> None:
+        """Block until no request is open here (or the process died, or ``give_up``)."""
+        with self._idle:
+            while self._open and self._reader.is_alive() and not give_up.is_set():
+                self._idle.wait(0.5)   # the timeout only bounds a missed ``give_up``
 
     def send(self, message: p.Message) -> None:
         """Send a command; remember requests that will answer with done or error."""
@@ -95,6 +115,7 @@ class _EngineProcess:
                 if isinstance(message, (p.Done, p.Error)) or (
                         isinstance(message, p.Loaded) and kind == p.Load.TYPE):
                     self._open.pop(message.request_id, None)
+                    self._idle.notify_all()
             self._on_event(message)
         self._report_death()
 
@@ -102,6 +123,7 @@ class _EngineProcess:
         self.process.join(timeout=5)
         with self._lock:
             orphans, self._open = sorted(self._open), {}
+            self._idle.notify_all()
         if self._closing and not orphans:
             return
         if self._closing:
@@ -131,6 +153,10 @@ class _EngineProcess:
         self._reader.join(timeout)
 
 
+class _Closing(Exception):
+    """The client is shutting down: the command is dropped."""
+
+
 class EngineClient:
     """Drives the engine processes: chat, load, cancel, unload, shut down.
 
@@ -148,6 +174,12 @@ class EngineClient:
         self.memory_budget_bytes = memory_budget_bytes or psutil.virtual_memory().total // 2
         self._pool: OrderedDict[str, _EngineProcess] = OrderedDict()  # model path -> engine
         self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[p.ModelSpec, p.Chat | p.Load] | None] = \
+            queue.SimpleQueue()
+        self._queued: set[str] = set()      # request ids not yet sent to an engine
+        self._cancel_early: set[str] = set()  # ... of which the caller cancelled these
+        self._closing = threading.Event()
+        self._pool_thread: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
@@ -161,51 +193,110 @@ class EngineClient:
         with self._lock:
             return [path for path, proc in self._pool.items() if proc.alive]
 
-    def _engine_for(self, model: p.ModelSpec) -> _EngineProcess:
-        """The live engine for ``model``'s file, started (and others evicted) as needed."""
-        proc = self._pool.get(model.path)
-        if proc is not None and proc.alive:
-            self._pool.move_to_end(model.path)
-            return proc
-        self._pool.pop(model.path, None)
-        need = estimate_memory(model)
-        for path in list(self._pool):
-            if sum(e.memory_bytes for e in self._pool.values()) + need \
-                    <= self.memory_budget_bytes:
-                break
-            log.info("Unloading %s to make room for %s", path, model.path)
-            self._pool.pop(path).stop(timeout=5)
-        proc = _EngineProcess(self._on_event, self._options, need)
-        self._pool[model.path] = proc
-        return proc
-
-    def _send(self, model: p.ModelSpec, message: p.Message) -> None:
-        with self._lock:
-            proc = self._engine_for(model)
-            try:
-                proc.send(message)
-            except (OSError, ValueError):  # died between the check and the send
-                self._pool.pop(model.path, None)
-                self._engine_for(model).send(message)
-
     def chat(self, model: p.ModelSpec, messages: list[dict[str, str]], sampling: p.Sampling,
              context_policy: str = "truncate_middle", cache_key: str = "") -> str:
         """Start a reply; return its request id (events carry the same id)."""
         request_id = uuid.uuid4().hex
-        self._send(model, p.Chat(request_id=request_id, model=model, messages=messages,
-                                 sampling=sampling, context_policy=context_policy,
-                                 cache_key=cache_key))
+        self._enqueue(model, p.Chat(request_id=request_id, model=model, messages=messages,
+                                    sampling=sampling, context_policy=context_policy,
+                                    cache_key=cache_key))
         return request_id
 
     def load(self, model: p.ModelSpec) -> str:
         """Load a model ahead of the first message; return the request id."""
         request_id = uuid.uuid4().hex
-        self._send(model, p.Load(request_id=request_id, model=model))
+        self._enqueue(model, p.Load(request_id=request_id, model=model))
         return request_id
+
+    def _enqueue(self, model: p.ModelSpec, command: p.Chat | p.Load) -> None:
+        with self._lock:
+            if self._pool_thread is None:
+                self._pool_thread = threading.Thread(target=self._run_pool,
+                                                     name="engine-pool", daemon=True)
+                self._pool_thread.start()
+            self._queued.add(command.request_id)
+        self._jobs.put((model, command))
+
+    def _run_pool(self) -> None:
+        """The pool thread: send each command, starting and evicting engines for it."""
+        while (job := self._jobs.get()) is not None:
+            model, command = job
+            if self._closing.is_set():
+                continue
+            try:
+                self._deliver(model, command)
+            except _Closing:
+                continue
+            except (OSError, ValueError) as exc:  # the engine could not start
+                log.error("Could not start an engine for %s: %s", model.path, exc)
+                with self._lock:
+                    self._queued.discard(command.request_id)
+                    self._pool.pop(model.path, None)
+                self._on_event(p.Error(
+                    request_id=command.request_id, code=p.ErrorCode.ENGINE_CRASHED,
+                    message=f"The model engine could not be started ({exc}). Close other "
+                            "programs or restart Hearth, then try again."))
+
+    def _deliver(self, model: p.ModelSpec, command: p.Chat | p.Load) -> None:
+        for attempt in (1, 2):
+            proc = self._engine_for(model)
+            with self._lock:
+                try:
+                    proc.send(command)
+                except (OSError, ValueError):  # died between the check and the send
+                    self._pool.pop(model.path, None)
+                    if attempt == 2:
+                        raise
+                    continue
+                self._queued.discard(command.request_id)
+                if command.request_id in self._cancel_early:
+                    self._cancel_early.discard(command.request_id)
+                    proc.send(p.Cancel(request_id=command.request_id))
+                return
+
+    def _engine_for(self, model: p.ModelSpec) -> _EngineProcess:
+        """The live engine for ``model``'s file, started (and others evicted) as needed."""
+        with self._lock:
+            proc = self._pool.get(model.path)
+            if proc is not None and proc.alive:
+                self._pool.move_to_end(model.path)
+                return proc
+            self._pool.pop(model.path, None)
+        need = estimate_memory(model)
+        for victim in self._victims(need):
+            victim.wait_idle(self._closing)   # a reply in progress is never cut off
+            with self._lock:
+                for path, proc in list(self._pool.items()):
+                    if proc is victim:
+                        log.info("Unloading %s to make room for %s", path, model.path)
+                        del self._pool[path]
+            victim.stop(timeout=5)
+        if self._closing.is_set():
+            raise _Closing
+        proc = _EngineProcess(self._on_event, self._options, need)
+        with self._lock:
+            self._pool[model.path] = proc
+        return proc
+
+    def _victims(self, need: int) -> list[_EngineProcess]:
+        """Engines to stop so that ``need`` more bytes fit: idle ones first, then LRU."""
+        with self._lock:
+            engines = list(self._pool.values())
+        used = sum(proc.memory_bytes for proc in engines)
+        victims = []
+        for proc in sorted(engines, key=lambda e: e.busy):  # stable: LRU order kept
+            if used + need <= self.memory_budget_bytes:
+                break
+            victims.append(proc)
+            used -= proc.memory_bytes
+        return victims
 
     def cancel(self, request_id: str) -> None:
         """Stop a reply at its next token (no-op if it already ended)."""
         with self._lock:
+            if request_id in self._queued:   # not sent yet: cancelled as it is sent
+                self._cancel_early.add(request_id)
+                return
             for proc in self._pool.values():
                 if proc.alive and proc.owns(request_id):
                     try:
@@ -238,9 +329,17 @@ class EngineClient:
             proc.stop(timeout=5)
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every engine process and wait for them."""
+        """Stop every engine process and wait for them (commands not yet sent are dropped)."""
+        self._closing.set()
+        self._jobs.put(None)
+        thread = self._pool_thread
+        if thread is not None:
+            thread.join(timeout)
         with self._lock:
             stopping, self._pool = list(self._pool.values()), OrderedDict()
+            if thread is None or not thread.is_alive():   # usable again afterwards
+                self._pool_thread = None
+                self._closing.clear()
         for proc in stopping:
             proc.stop(timeout)
 

@@ -9,9 +9,6 @@ not linger in the file.
 from __future__ import annotations
 
 import logging
-import sqlite3
-import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.errors import HearthError
+from app.storage.backups import backup, mark_failed, prune_backups
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -62,15 +60,6 @@ def _current_revision(engine: Engine) -> str | None:
     return revision
 
 
-def backup(path: Path, tag: str) -> Path:
-    """Copy the database (consistently, WAL included) next to it; return the copy's path."""
-    target = path.with_name(f"{path.name}.backup-{tag}-{time.strftime('%Y%m%d-%H%M%S')}")
-    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(target)) as copy:
-        source.backup(copy)
-        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-    return target
-
-
 def _newest_revision() -> str:
     """The newest migration's id, from the file names (no Alembic import at start-up)."""
     return max(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("0*.py"))
@@ -93,23 +82,39 @@ def migrate(engine: Engine, path: Path) -> None:
         raise DatabaseError(
             f"This history was written by a newer version of Hearth (schema {current}).",
             "Update Hearth to open it; the file was left untouched.")
+    copy = None
     if current is not None:
         copy = backup(path, current)
         log.info("Backed up the history to %s before upgrading it", copy)
-    with engine.connect() as connection:
-        # A migration that copies a table must not cascade-delete the rows that point at it.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        connection.commit()
-        config.attributes["connection"] = connection
-        if stamp:
-            command.stamp(config, stamp)
-        command.upgrade(config, "head")
-        connection.commit()
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    try:
+        with engine.connect() as connection:
+            # A migration that copies a table must not cascade-delete the rows pointing at it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+            config.attributes["connection"] = connection
+            if stamp:
+                command.stamp(config, stamp)
+            command.upgrade(config, "head")
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    except Exception as exc:
+        if copy is None:
+            raise
+        try:
+            kept = mark_failed(copy)  # the way back: never pruned
+        except OSError:
+            kept = copy
+        log.warning("Upgrading the history failed; its copy from before is kept as %s", kept)
+        raise DatabaseError(f"The history database could not be upgraded: {exc}",
+                            f"Your history as it was before is kept in {kept}.") from exc
 
 
-def open_database(path: Path) -> sessionmaker[Session]:
-    """Create (if needed), migrate and open the database at ``path``; return a session factory."""
+def open_database(path: Path, keep_backups: int | None = None) -> sessionmaker[Session]:
+    """Create (if needed), migrate and open the database at ``path``; return a session factory.
+
+    Once it is open (and upgraded), all but the ``keep_backups`` newest copies made before
+    upgrades are deleted (``storage.backups``; ``None`` keeps them all).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     engine: Engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
@@ -122,4 +127,6 @@ def open_database(path: Path) -> sessionmaker[Session]:
         engine.dispose()
         raise DatabaseError(f"The history database could not be opened: {exc}",
                             f"A backup copy may be next to {path.name}.") from exc
+    if keep_backups is not None:
+        prune_backups(path, keep_backups)
     return sessionmaker(engine, expire_on_commit=False)

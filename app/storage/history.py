@@ -140,6 +140,10 @@ class History:
         """Pin a conversation to the top of the list, or unpin it."""
         self._update_conversation(conversation_id, pinned=pinned)
 
+    def set_conversation_model(self, conversation_id: int, model_path: str) -> None:
+        """Make ``model_path`` the model this conversation's next replies use."""
+        self._update_conversation(conversation_id, model_path=model_path)
+
     def conversation_settings(self, conversation_id: int) -> dict[str, Any]:
         """The settings this conversation overrides ({} if none, or no such conversation)."""
         with self._sessions() as session:
@@ -267,9 +271,7 @@ class History:
             session.add(row)
             session.flush()
             conversation.active_leaf_id = row.id
-            conversation.updated_at = now
-            if model_path:
-                conversation.model_path = model_path
+            conversation.updated_at = now  # (its model is the user's choice, not set here)
             if role == "user" and conversation.title == DEFAULT_TITLE:
                 conversation.title = title_from(content)
             return StoredMessage.from_row(row)

@@ -4,11 +4,18 @@ A file that cannot be read at all is refused with a ``HistoryImportError``; a co
 inside it that cannot be imported is skipped and named in ``ImportResult.skipped``, and the
 others are imported. Each conversation is stored in one transaction, so none is ever
 half-imported.
+
+An import has two halves: ``read_json_export``/``read_chatgpt_export`` read, decode and
+check the file without touching the database (the window runs them in the background), and
+an ``ImportWriter`` stores the result one conversation at a time (the window does that on
+its own thread, which owns the database, in short steps). ``import_json`` and
+``import_chatgpt`` do both at once.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +32,7 @@ from app.storage.history import History
 from app.storage.import_tree import (
     ImportedConversation,
     MalformedConversation,
+    insertion_order,
     store_conversation,
 )
 
@@ -86,19 +94,77 @@ def _chatgpt_data(path: Path) -> bytes:
                                  f"{CHATGPT_FILE}.") from exc
 
 
-def _store_all(history: History, entries: list[Any], reader: Reader) -> ImportResult:
-    result = ImportResult()
+@dataclass
+class ParsedChat:
+    """One conversation of an import file, read and checked (None: it cannot be imported;
+    ``notes`` then say why, else what was left out of it)."""
+
+    name: str
+    conversation: ImportedConversation | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _parse_all(entries: list[Any], reader: Reader,
+               cancel: threading.Event | None) -> list[ParsedChat]:
+    """Every entry as a ParsedChat; stops early (with those read) when ``cancel`` is set."""
+    chats = []
     for number, raw in enumerate(entries, 1):
+        if cancel is not None and cancel.is_set():
+            break
         title = raw.get("title") if isinstance(raw, dict) else None
         name = (f"“{title}” (chat {number} in the file)" if isinstance(title, str) and title
                 else f"chat {number} in the file")
         try:
             conversation, notes = reader(raw)
-            with history.sessions.begin() as session:
-                store_conversation(session, conversation)
+            insertion_order(conversation.messages)  # found here, not while storing
         except MalformedConversation as exc:
-            result.skipped.append(f"{name}: {exc}")
+            chats.append(ParsedChat(name, None, [str(exc)]))
             continue
+        chats.append(ParsedChat(name, conversation, notes))
+    return chats
+
+
+class ImportWriter:
+    """Stores the chats of a read import file, one per ``store_next`` (one transaction each).
+
+    ``result`` says what was added so far.
+    """
+
+    def __init__(self, history: History, chats: list[ParsedChat]) -> None:
+        self._history, self._chats = history, chats
+        self._next = 0
+        self.result = ImportResult()
+
+    @property
+    def total(self) -> int:
+        """How many chats the file holds (stored or to be skipped)."""
+        return len(self._chats)
+
+    @property
+    def done(self) -> int:
+        """How many of them were dealt with."""
+        return self._next
+
+    def store_next(self) -> bool:
+        """Store the next chat (or note why not); False once none is left.
+
+        ``HistoryImportError`` when the database cannot be written (the chats stored
+        before stay, complete).
+        """
+        if self._next >= len(self._chats):
+            return False
+        chat = self._chats[self._next]
+        self._next += 1
+        result = self.result
+        if chat.conversation is None:
+            result.skipped.extend(f"{chat.name}: {note}" for note in chat.notes)
+            return True
+        try:
+            with self._history.sessions.begin() as session:
+                store_conversation(session, chat.conversation)
+        except MalformedConversation as exc:
+            result.skipped.append(f"{chat.name}: {exc}")
+            return True
         except OperationalError as exc:
             raise HistoryImportError(
                 f"The import stopped after {result.conversations} chats: the history "
@@ -106,13 +172,31 @@ def _store_all(history: History, entries: list[Any], reader: Reader) -> ImportRe
                 "Free some disk space and import the file again; the chats already "
                 "imported are complete.") from exc
         result.conversations += 1
-        result.messages += len(conversation.messages)
-        result.skipped.extend(f"{name}: {note}" for note in notes)
-    return result
+        result.messages += len(chat.conversation.messages)
+        result.skipped.extend(f"{chat.name}: {note}" for note in chat.notes)
+        return True
+
+
+def _store_all(history: History, chats: list[ParsedChat]) -> ImportResult:
+    writer = ImportWriter(history, chats)
+    while writer.store_next():
+        pass
+    return writer.result
 
 
 def import_json(history: History, path: Path) -> ImportResult:
     """Add the conversations of a Hearth JSON export, every branch and field restored."""
+    return _store_all(history, read_json_export(path))
+
+
+def import_chatgpt(history: History, path: Path) -> ImportResult:
+    """Add the conversations of a ChatGPT data export (its ``conversations.json``, or the
+    .zip it came in), keeping their branches and the branch that was shown."""
+    return _store_all(history, read_chatgpt_export(path))
+
+
+def read_json_export(path: Path, cancel: threading.Event | None = None) -> list[ParsedChat]:
+    """Read and check a Hearth JSON export (no database access)."""
     name = Path(path).name
     hint = "Choose a file exported by Hearth as JSON."
     document = _decode(_read(path), name, hint)
@@ -131,12 +215,11 @@ def import_json(history: History, path: Path) -> ImportResult:
     conversations = document.get("conversations")
     if not isinstance(conversations, list):
         raise HistoryImportError(f"{name} has no list of conversations.", hint)
-    return _store_all(history, conversations, hearth_conversation)
+    return _parse_all(conversations, hearth_conversation, cancel)
 
 
-def import_chatgpt(history: History, path: Path) -> ImportResult:
-    """Add the conversations of a ChatGPT data export (its ``conversations.json``, or the
-    .zip it came in), keeping their branches and the branch that was shown."""
+def read_chatgpt_export(path: Path, cancel: threading.Event | None = None) -> list[ParsedChat]:
+    """Read and check a ChatGPT data export (no database access)."""
     name = Path(path).name
     hint = (f"Choose the {CHATGPT_FILE} of a ChatGPT data export (Settings → Data controls "
             "→ Export data), or the .zip file itself.")
@@ -147,4 +230,4 @@ def import_chatgpt(history: History, path: Path) -> ImportResult:
     if not isinstance(document, list):
         raise HistoryImportError(f"{name} is not a ChatGPT export: it should hold a list of "
                                  "conversations.", hint)
-    return _store_all(history, document, chatgpt_conversation)
+    return _parse_all(document, chatgpt_conversation, cancel)

@@ -31,8 +31,21 @@ def open_window(paths: Paths, model_path: str | None = None, fetch_starter: bool
                         fetch_starter=fetch_starter)
     if binding_problem:
         _warn_lastingly(window, binding_problem)
+    _report_settings_problems(window)
     window.show()
     return window
+
+
+def _report_settings_problems(window: MainWindow) -> None:
+    """Say once, in the banner, which settings could not be used (``Settings.problems``)."""
+    problems = window.profile.settings.problems
+    if not problems:
+        return
+    text = f"Some settings could not be used ({window.profile.paths.settings_path}):\n" + \
+        "\n".join(f"• {problem}" for problem in problems)
+    if not window.banner.isHidden():  # keep what the window already had to say
+        text = f"{window.banner.label.text()}\n\n{text}"
+    window.banner.show_message(text)
 
 
 def _warn_lastingly(window: MainWindow, text: str) -> None:

@@ -60,6 +60,7 @@ class ChatController(QObject):
         self.conversation_id: int | None = None
         self._turn: ChatTurn | None = None
         self._new_chat_settings: dict[str, Any] = {}  # for a chat not stored yet
+        self._new_chat_model: str | None = None          # ... and its model, if picked
         self._reply_row = -1
         self._unshown = ""  # streamed text not yet in the view
         self._refresh = QTimer(self)
@@ -79,6 +80,7 @@ class ChatController(QObject):
             return
         self.conversation_id = conversation_id
         self._new_chat_settings = {}
+        self._new_chat_model = None
         self._unshown = ""
         self._refresh.stop()
         self.messages.show_path(self.history.path_ids(conversation_id)
@@ -100,6 +102,20 @@ class ChatController(QObject):
             return dict(self._new_chat_settings)
         return self.history.conversation_settings(self.conversation_id)
 
+    def conversation_model(self) -> str | None:
+        """The model the open chat was given or last replied with (None: not chosen)."""
+        if self.conversation_id is None:
+            return self._new_chat_model
+        info = self.history.conversation(self.conversation_id)
+        return info.model_path if info else None
+
+    def set_conversation_model(self, model_path: str) -> None:
+        """Give the open chat the model at ``model_path`` (a chat not stored yet keeps it)."""
+        if self.conversation_id is None:
+            self._new_chat_model = model_path
+        elif model_path != self.conversation_model():
+            self.history.set_conversation_model(self.conversation_id, model_path)
+
     def set_conversation_settings(self, values: dict[str, Any]) -> None:
         """Give the open chat its own settings (validated values)."""
         if self.conversation_id is None:
@@ -109,6 +125,7 @@ class ChatController(QObject):
 
     def new_conversation(self) -> None:
         """Start an empty chat; it is stored when its first message is sent."""
+        self._new_chat_settings, self._new_chat_model = {}, None  # also when one is open
         self.open_conversation(None)
 
     def delete_conversation(self, conversation_id: int) -> None:
@@ -201,7 +218,10 @@ class ChatController(QObject):
             self.history.set_conversation_settings(self.conversation_id,
                                                    self._new_chat_settings)
             self._new_chat_settings = {}
+            self._new_chat_model = None
             self.conversation_changed.emit(self.conversation_id)
+        else:  # the model shown is the one it replies with (a missing one was replaced)
+            self.set_conversation_model(model_path)
         turn = ChatTurn(self.history, self.conversation_id, config)
         try:
             start(turn)

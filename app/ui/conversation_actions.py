@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -9,14 +11,15 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListView,
-    QMessageBox,
     QPushButton,
     QWidget,
 )
 
+from app.storage.backups import list_backups, remove_backups
 from app.storage.history import History
 from app.ui.chat_controller import ChatController
 from app.ui.conversation_list_model import ConversationListModel
+from app.ui.history_backups import DELETE_WITH_BACKUPS, HistoryBackupsDialog, confirm_deletion
 
 UNDO_MS = 10_000  # how long a deletion can be undone before it is purged from disk
 
@@ -39,6 +42,9 @@ class UndoBar(QWidget):
 class ConversationActions(QObject):
     """Rename, pin, delete (undoable, then purged for good) and delete all.
 
+    The history's upgrade backups (at ``database_path``) still hold deleted chats, so
+    deleting says so and offers to delete them too (``history_backups``).
+
     Signals:
         changed(): the list of conversations changed.
     """
@@ -46,9 +52,11 @@ class ConversationActions(QObject):
     changed = Signal()
 
     def __init__(self, history: History, chat: ChatController, view: QListView,
-                 model: ConversationListModel, undo_bar: UndoBar) -> None:
+                 model: ConversationListModel, undo_bar: UndoBar,
+                 database_path: Path | None = None) -> None:
         super().__init__(view)
         self._history = history
+        self._database_path = database_path
         self._chat = chat
         self._view = view
         self._model = model
@@ -107,23 +115,43 @@ class ConversationActions(QObject):
         conversation_id = self._selected()
         if conversation_id is None:
             return
-        answer = QMessageBox.question(self._view, "Delete chat",
-                                      "Delete this chat and all its messages?")
-        if answer == QMessageBox.StandardButton.Yes:
+        answer = confirm_deletion(self._view, "Delete chat",
+                                  "Delete this chat and all its messages?", self._database_path)
+        if answer is not None:
             self._chat.delete_conversation(conversation_id)
-            self._offer_undo([conversation_id], "Chat deleted.")
+            self._offer_undo([conversation_id], "Chat deleted." + self._backups_gone(answer))
 
     def delete_all(self) -> None:
         """Delete every chat after confirmation; undoable for a few seconds."""
         ids = [c.id for c in self._history.conversations()]
         if not ids:
             return
-        answer = QMessageBox.question(
+        answer = confirm_deletion(
             self._view, "Delete all chats",
-            f"Delete all {len(ids)} chats and every message in them?")
-        if answer == QMessageBox.StandardButton.Yes:
+            f"Delete all {len(ids)} chats and every message in them?", self._database_path,
+            it="them")
+        if answer is not None:
             self._chat.delete_all_conversations()  # one transaction, one list reload
-            self._offer_undo(ids, f"{len(ids)} chats deleted.")
+            self._offer_undo(ids, f"{len(ids)} chats deleted." + self._backups_gone(answer))
+
+    def edit_backups(self) -> HistoryBackupsDialog | None:
+        """Show the history's upgrade backups and how many are kept (returns the dialog)."""
+        if self._database_path is None:
+            return None
+        dialog = HistoryBackupsDialog(self._chat.settings, self._database_path,
+                                      self._view.window())
+        dialog.open()
+        return dialog
+
+    def _backups_gone(self, answer: str) -> str:
+        """Delete the upgrade backups when the user chose so (at once: they have no undo);
+        return what to add to the undo bar's text."""
+        if answer != DELETE_WITH_BACKUPS or self._database_path is None:
+            return ""
+        remove_backups(self._database_path)
+        left = len(list_backups(self._database_path))
+        return f" {left} history backup(s) could not be deleted (see the log)." if left \
+            else " The history's backups were deleted too."
 
     def _offer_undo(self, ids: list[int], text: str) -> None:
         self._undoable += ids

@@ -1,8 +1,9 @@
 """Menu actions that export and import conversations: file dialogs, then a short report.
 
-Each function asks for a file, does the work on the GUI thread (imports of large
-ChatGPT exports take a few seconds), and tells the user what happened; known errors are
-shown with their hint, and the window is left as it was.
+Each function asks for a file, does the work, and tells the user what happened; known
+errors are shown with their hint, and the window is left as it was. Exports run on the GUI
+thread (they read the database, which lives there); imports are a ``ChatImport``: the file
+is read in the background and stored in short steps, and the report follows its signal.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 from app.core.errors import HearthError
 from app.storage.export import export_json, export_markdown
 from app.storage.history import History
-from app.storage.importing import ImportResult, import_chatgpt, import_json
+from app.storage.importing import ImportResult, read_chatgpt_export, read_json_export
+from app.ui.chat_import import ChatImport, FileReader
 
 MARKDOWN_FILTER = "Markdown, to read (*.md)"
 JSON_FILTER = "Hearth JSON, complete, can be imported again (*.json)"
@@ -116,29 +118,29 @@ def _report(parent: QWidget | None, result: ImportResult) -> None:
 
 
 def _import(parent: QWidget | None, history: History, caption: str, filters: str,
-            importer: Callable[[History, Path], ImportResult]) -> ImportResult | None:
+            read: FileReader) -> ChatImport | None:
     chosen, _selected = QFileDialog.getOpenFileName(parent, caption, str(_start_dir()), filters)
     if not chosen:
         return None
-    try:
-        with _busy():
-            result = importer(history, Path(chosen))
-    except HearthError as exc:
-        _show_error(parent, "Import failed", exc)
-        return None
-    _report(parent, result)
-    return result
+    job = ChatImport(history, Path(chosen), read, parent)
+    QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)  # busy, yet usable
+    job.finished.connect(lambda _result: QApplication.restoreOverrideCursor())
+    job.failed.connect(lambda _error: QApplication.restoreOverrideCursor())
+    job.finished.connect(lambda result: _report(parent, result))
+    job.failed.connect(lambda error: _show_error(parent, "Import failed", error))
+    return job.start()
 
 
-def import_hearth_json(parent: QWidget | None, history: History) -> ImportResult | None:
-    """Import a Hearth JSON export; return what was imported (None: cancelled or failed).
-    The caller reloads its conversation list when the result is not None."""
+def import_hearth_json(parent: QWidget | None, history: History) -> ChatImport | None:
+    """Import a Hearth JSON export (None: no file chosen). Its ``finished`` signal brings
+    what was imported; the caller then reloads its conversation list (also on ``failed``:
+    the chats stored before the failure stay)."""
     return _import(parent, history, "Import Hearth JSON", f"{JSON_FILTER};;{ALL_FILES_FILTER}",
-                   import_json)
+                   read_json_export)
 
 
-def import_chatgpt_export(parent: QWidget | None, history: History) -> ImportResult | None:
-    """Import a ChatGPT data export (conversations.json or the .zip); return what was
-    imported (None: cancelled or failed). The caller reloads its conversation list."""
+def import_chatgpt_export(parent: QWidget | None, history: History) -> ChatImport | None:
+    """Import a ChatGPT data export (conversations.json or the .zip), like
+    ``import_hearth_json``."""
     return _import(parent, history, "Import ChatGPT export",
-                   f"{CHATGPT_FILTER};;{ALL_FILES_FILTER}", import_chatgpt)
+                   f"{CHATGPT_FILTER};;{ALL_FILES_FILTER}", read_chatgpt_export)

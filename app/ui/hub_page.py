@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.credentials import delete_token, save_token
+from app.core.credentials import TokenStore, delete_token, save_token
 from app.core.errors import HearthError
 from app.core.fit import Fit
 from app.core.gguf_info import GGUFInfo
@@ -54,6 +54,7 @@ class HubPage(QWidget):
         self._client, self._assess = client, assess
         self._config_dir, self._models_dir = config_dir, models_dir
         self.listing: RepoListing | None = None
+        self._remote: RemoteFit | None = None  # the listing shown, with its header facts
         self.fit_warning: QMessageBox | None = None
         self.repos = HubRepoListModel(self)
         self.files = HubFileTableModel(self)
@@ -195,7 +196,7 @@ class HubPage(QWidget):
         listing = remote.listing
         if listing.repo_id != self._pending_repo:
             return  # the user has moved on to another repository
-        self.listing = listing
+        self.listing, self._remote = listing, remote
         rows = [(f, self._assess(f, remote.info)) for f in listing.files]
         fits = {f: fit.label for f, fit in rows if fit}
         recommended = recommend(listing.files, fits.get)
@@ -212,6 +213,16 @@ class HubPage(QWidget):
         chosen = self.files.row_of(recommended) if recommended else None
         if chosen is not None:
             self.files_view.selectRow(chosen)
+
+    def refit(self) -> None:
+        """Assess the listed files again (free memory changed, or the GPU's became known)."""
+        if self._remote is None or self._remote.listing.repo_id != self._pending_repo:
+            return
+        chosen = self._chosen()
+        self._show_listing(self._remote)
+        row = self.files.row_of(chosen) if chosen is not None else None
+        if row is not None:
+            self.files_view.selectRow(row)
 
     def _search_failed(self, number: int, error: BaseException) -> None:
         if number == self._searches:
@@ -275,10 +286,30 @@ class HubPage(QWidget):
             self.set_token(token.strip())
 
     def set_token(self, token: str) -> None:
-        """Store ``token`` (or remove the stored one) and say where it went."""
+        """Store ``token`` (or remove the stored one) and say where it went.
+
+        In the background: the system keyring may take a while (or ask to be unlocked).
+        """
+        self.banner.hide()
+        self.token_button.setEnabled(False)
         if not token:
-            delete_token(self._config_dir)
-            self.status.setText("Access token removed.")
+            self.status.setText("Removing the access token…")
+            BackgroundOp[None](delete_token, self._config_dir) \
+                .success(lambda _none: self._token_stored("Access token removed.")) \
+                .failure(self._token_failed) \
+                .run_in_background()
             return
-        store = save_token(self._config_dir, token)
-        self.status.setText(f"Access token saved. {store.message}")
+        self.status.setText("Saving the access token…")
+        BackgroundOp[TokenStore](save_token, self._config_dir, token) \
+            .success(lambda store: self._token_stored(f"Access token saved. {store.message}")) \
+            .failure(self._token_failed) \
+            .run_in_background()
+
+    def _token_stored(self, text: str) -> None:
+        self.token_button.setEnabled(True)
+        self.status.setText(text)
+
+    def _token_failed(self, error: BaseException) -> None:
+        self.token_button.setEnabled(True)
+        self.status.clear()
+        self._show_error(error)

@@ -30,6 +30,7 @@ from app.core.settings import Settings
 from app.core.units import human_size
 from app.ui.background import BackgroundOp
 from app.ui.error_banner import ErrorBanner
+from app.ui.library_scanner import LibraryScan, LibraryScanner
 from app.ui.library_table_model import LibraryTableModel
 from app.ui.model_details import describe_model
 
@@ -37,25 +38,32 @@ from app.ui.model_details import describe_model
 class LibraryPage(QWidget):
     """The library table with import, link, rename, default, settings and delete.
 
+    It shows the window's library scans (``LibraryScanner``): a change here asks for a
+    rescan, which the model picker receives too.
+
     Signals:
-        library_changed(): files were added, removed or renamed (the model picker reloads).
+        library_changed(): the library was scanned again (after files were added, removed
+            or renamed); the table and the model picker show the new scan.
         settings_requested(str): the user wants to edit this model's settings (its path).
     """
 
     library_changed = Signal()
     settings_requested = Signal(str)
 
-    def __init__(self, library: ModelLibrary, settings: Settings,
+    def __init__(self, library: ModelLibrary, scanner: LibraryScanner, settings: Settings,
                  assess: Callable[[LibraryModel], object],
                  loaded: Callable[[], list[str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library, self.settings, self._loaded = library, settings, loaded
+        self.scanner = scanner
+        self._select: str | None = None  # the model to select when the next scan arrives
         self.add_question: QMessageBox | None = None
         self._copies: set[threading.Event] = set()  # the cancel flags of running copies
         self.table_model = LibraryTableModel(assess, self)
         self._build()
         self.setAcceptDrops(True)  # GGUF files dropped here are added like "Add file…"
-        self.reload()
+        self._show(scanner.latest)
+        scanner.scanned.connect(self._scanned)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_models(event.mimeData()):
@@ -140,11 +148,20 @@ class LibraryPage(QWidget):
 
     # -- reading ---------------------------------------------------------------------
     def reload(self, select: str | None = None) -> None:
-        """Scan the library (cached metadata makes this quick) and show it."""
-        current = select or self.current_path() or self.settings.get("default_model")
-        self.table_model.set_models(self.library.scan())
-        self.problems_label.setText("\n".join(self.library.problems))
-        self.problems_label.setVisible(bool(self.library.problems))
+        """Scan the library again (in the background) and show it, selecting ``select``."""
+        self._select = select or self._select
+        self.scanner.rescan()
+
+    def _scanned(self, scan: LibraryScan) -> None:
+        self._show(scan)
+        self.library_changed.emit()
+
+    def _show(self, scan: LibraryScan) -> None:
+        current = self._select or self.current_path() or self.settings.get("default_model")
+        self._select = None
+        self.table_model.set_models(scan.models)
+        self.problems_label.setText("\n".join(scan.problems))
+        self.problems_label.setVisible(bool(scan.problems))
         row = self.table_model.row_of(current) if current else None
         if row is None and self.table_model.rowCount():
             row = 0
@@ -216,7 +233,8 @@ class LibraryPage(QWidget):
         self.details.setText(f"Copying {Path(path).name}…")
         self._copies.add(cancel)
         self.stop_copy_button.show()
-        BackgroundOp(self._copy, Path(path), cancel) \
+        BackgroundOp[Path](self._copy, Path(path), cancel) \
+            .with_cancel(cancel) \
             .with_progress(lambda done: self.details.setText(
                 f"Copying {Path(path).name}: {human_size(done[0])} of {human_size(done[1])}")) \
             .success(lambda new: self._copy_ended(cancel) or self._changed(str(new))) \
@@ -327,8 +345,7 @@ class LibraryPage(QWidget):
     def _changed(self, select: str | None = None) -> None:
         self.banner.hide()
         self._persist_links()
-        self.reload(select)
-        self.library_changed.emit()
+        self.reload(select)  # library_changed follows with the new scan
 
     def _failed(self, error: BaseException) -> None:
         if isinstance(error, ImportCancelled):

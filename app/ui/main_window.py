@@ -25,12 +25,13 @@ from app import APP_NAME
 from app.chat.profile import Profile
 from app.core import protocol as p
 from app.core.errors import SettingsError
-from app.core.fit import detect_hardware
+from app.core.fit import detect_hardware, probe_gpu
 from app.core.generation_config import effective_values, generation_config
 from app.core.model_fit import fit_of_model
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
 from app.core.stats_text import describe_stats, threads_text
+from app.ui import background
 from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
 from app.ui.chat_view import ChatView
@@ -40,6 +41,7 @@ from app.ui.conversation_list_model import ConversationListModel
 from app.ui.download_runner import DownloadRunner
 from app.ui.downloads_page import DownloadIndicator
 from app.ui.engine_bridge import EngineBridge
+from app.ui.library_scanner import LibraryScan, LibraryScanner
 from app.ui.error_banner import ErrorBanner
 from app.ui.menus import build_menus
 from app.ui.message_jump import jump_to_message
@@ -47,6 +49,9 @@ from app.ui.model_list_model import ModelListModel
 from app.ui.model_manager import ModelManager
 from app.ui.search_panel import SearchPanel
 from app.ui.settings_dialog import SettingsDialog
+
+
+QUIT_WAIT_S = 5.0  # how long closing waits for background work to end
 
 
 class _ElidingDelegate(QStyledItemDelegate):
@@ -73,7 +78,12 @@ class MainWindow(QMainWindow):
         if model_path:
             model_path = str(Path(model_path).expanduser().resolve())
             profile.library.use_file(model_path)
+        self._session_model = model_path  # --model: new chats of this session only
+        self._deferred_load: str | None = None  # a model to load when the reply ends
         self.models = ModelListModel(profile.library, self)
+        self.scanner = LibraryScanner(profile.library, self)  # one scan for picker and manager
+        self.scanner.scanned.connect(self._library_scanned)
+        BackgroundOp[object](probe_gpu).run_in_background()  # fits use RAM until it answers
         self.downloads = DownloadRunner(profile.download_queue, profile.hub_client, self)
         self.manager: ModelManager | None = None
         self._preload_ids: set[str] = set()
@@ -81,7 +91,7 @@ class MainWindow(QMainWindow):
         self._connect()
         build_menus(self)
         self.conversations.reload()
-        self._reload_models(model_path or profile.settings.get("default_model"))
+        self._reload_models(self.new_chat_model())
         if fetch_starter and not self.models.usable_count() and not model_path:
             self._fetch_starter_model()
         self.downloads.pump()  # downloads the app was closed during go on
@@ -154,7 +164,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(DownloadIndicator(self.downloads))
         self.actions_ = ConversationActions(self.profile.history, self.chat,
                                             self.conversation_view, self.conversations,
-                                            self.undo_bar)
+                                            self.undo_bar, self.profile.paths.database_path)
         stop_action = QAction("Stop reply", self)
         stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         stop_action.triggered.connect(self.chat.stop)
@@ -187,6 +197,7 @@ class MainWindow(QMainWindow):
         self.chat.error_occurred.connect(self.banner.show_message)
         self.chat.conversations_changed.connect(self._refresh_conversations)
         self.chat.conversation_changed.connect(lambda _id: self._refresh_conversations())
+        self.chat.conversation_changed.connect(lambda _id: self._show_chat_model())
         self.chat.status.connect(self.statusBar().showMessage)
         self.chat_view.version_requested.connect(self.chat.switch_version)
         self.chat_view.regenerate_requested.connect(
@@ -200,9 +211,13 @@ class MainWindow(QMainWindow):
         self.bridge.error.connect(self._engine_error)
 
     def current_model_path(self) -> str | None:
-        """Path of the model chosen in the picker, if any."""
+        """Path of the open chat's model (the one the picker shows), if any."""
         row = self.model_picker.currentIndex()
         return self.models.index(row).data(ModelListModel.PathRole) if row >= 0 else None
+
+    def new_chat_model(self) -> str | None:
+        """The model new chats start with: ``--model`` for this session, else the default."""
+        return self._session_model or self.profile.settings.get("default_model")
 
     def send(self) -> None:
         """Send the composer's text to the chosen model."""
@@ -220,6 +235,15 @@ class MainWindow(QMainWindow):
         if ok and text.strip() and text.strip() != message.text:
             self.chat.edit(row, text, self.current_model_path())
 
+    def use_model_for_new_chats(self) -> None:
+        """Make the open chat's model the default for new chats (the user said so)."""
+        path = self.current_model_path()
+        if path:
+            self.profile.settings.set("default_model", path)
+            self.statusBar().showMessage(f"New chats will use {Path(path).name}.", 8000)
+            if self.manager is not None:
+                self.manager.library_page.reload()
+
     def open_message(self, conversation_id: int, message_id: int) -> None:
         """Open a chat at one of its messages (a search result)."""
         problem = jump_to_message(self.chat, self.chat_view, conversation_id, message_id)
@@ -229,15 +253,15 @@ class MainWindow(QMainWindow):
     def new_chat(self) -> None:
         """Open an empty chat."""
         self.chat.new_conversation()
+        self._show_chat_model()   # the default model (also when an empty chat was open)
         self.composer.setFocus()
 
     def open_model_manager(self) -> ModelManager:
         """Show the model manager (library, Hugging Face, downloads)."""
         if self.manager is None:
-            self.manager = ModelManager(self.profile, self.downloads,
+            self.manager = ModelManager(self.profile, self.downloads, self.scanner,
                                         self.bridge.client.loaded_models,
                                         self.edit_model_settings, self)
-            self.manager.library_changed.connect(self._library_changed)
         else:
             self.manager.refresh_hardware()
         self.manager.show()
@@ -246,12 +270,29 @@ class MainWindow(QMainWindow):
         return self.manager
 
     def _library_changed(self) -> None:
-        # The picker shows the default model; "Use for new chats" changes that setting.
-        self._reload_models(self.profile.settings.get("default_model")
-                            or self.current_model_path())
+        """Scan the library again (in the background); the picker follows the scan."""
+        self.scanner.rescan()
+
+    def _library_scanned(self, scan: LibraryScan) -> None:
+        # The picker shows the open chat's model: a new default is for new chats only.
+        self._reload_models(self.chat.conversation_model() or self.current_model_path()
+                            or self.new_chat_model(), scan=scan)
+
+    def _show_chat_model(self) -> None:
+        """Show the open chat's model in the picker (a new chat: the default)."""
+        wanted = self.chat.conversation_model() or self.new_chat_model()
+        if wanted == self.current_model_path():
+            return
+        self._reload_models(wanted, rescan=False)
+        if wanted and self.current_model_path() != wanted:
+            self.statusBar().showMessage(
+                f"This chat's model, {Path(wanted).name}, is not in your library (or cannot "
+                "be used); its next reply uses the model shown at the top.", 10000)
 
     def _download_ready(self, path: str) -> None:
-        self._library_changed()
+        self.scanner.rescan(then=lambda _scan: self._announce_download(path))
+
+    def _announce_download(self, path: str) -> None:
         entry = self.models.entry_with_part(path)
         if entry is not None and not entry.error:
             text = f"{entry.name} was downloaded and verified; it is in your model library."
@@ -285,7 +326,7 @@ class MainWindow(QMainWindow):
                 self.profile.settings.set_model_override(path, name, values.get(name))
         self._library_changed()  # the display name may have changed
         if path == self.current_model_path():
-            self._model_chosen(self.model_picker.currentIndex())  # load with the new settings
+            self._model_chosen(self.model_picker.currentIndex(), by_user=False)  # reload
 
     def edit_chat_settings(self) -> SettingsDialog:
         """Edit this chat's own settings (opens the dialog; returns it for tests)."""
@@ -322,17 +363,26 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(busy)
         self.send_button.setEnabled(not busy)
         self.statusBar().showMessage("Writing…" if busy else "")
+        if not busy and self._deferred_load:
+            path, self._deferred_load = self._deferred_load, None
+            if path == self.current_model_path():
+                self._preload(path)
 
-    def _reload_models(self, select: str | None = None) -> None:
-        """Scan the library again and select ``select`` (else the first usable model).
+    def _reload_models(self, select: str | None = None, rescan: bool = True,
+                       scan: LibraryScan | None = None) -> None:
+        """Show ``scan`` (else scan now, unless not ``rescan``) and select ``select``.
 
-        The model is (re)loaded only when the selection really changed: resetting the
-        picker's list must not load another model behind the user's back.
+        Without ``select`` (or when it is not usable) the first usable model is chosen. The
+        model is (re)loaded only when the selection really changed: resetting the picker's
+        list must not load another model behind the user's back.
         """
         before = self.current_model_path()
         self.model_picker.blockSignals(True)
         try:
-            self.models.reload()
+            if scan is not None:  # a scan made in the background
+                self.models.set_models(scan.models)
+            elif rescan:
+                self.models.set_models(self.scanner.scan_now().models)  # start-up only
             row = self.models.row_of(select) if select else None
             if row is None or self.models.entry(row).error:
                 row = next((i for i in range(self.models.rowCount())
@@ -341,20 +391,32 @@ class MainWindow(QMainWindow):
         finally:
             self.model_picker.blockSignals(False)
         if self.current_model_path() != before:
-            self._model_chosen(self.model_picker.currentIndex())
+            self._model_chosen(self.model_picker.currentIndex(), by_user=False)
 
-    def _model_chosen(self, row: int) -> None:
+    def _model_chosen(self, row: int, by_user: bool = True) -> None:
         path = self.current_model_path()
         if row < 0 or not path:
             return
-        self.profile.settings.set("default_model", path)
+        if by_user:
+            self.chat.set_conversation_model(path)
+        if self.chat.busy:  # a reply is being written: its model stays until it ends
+            self._deferred_load = path
+            self.statusBar().showMessage(
+                f"{Path(path).name} loads when this reply ends.", 8000)
+            return
+        self._preload(path)
+
+    def _preload(self, path: str) -> None:
+        """Load the model at ``path`` ahead of the next message, if it may fit."""
+        row = self.models.row_of(path)
         try:
             spec = generation_config(self.profile.settings, path).model
         except SettingsError as exc:
             self.banner.show_message(str(exc))
             return
-        entry = self.models.entry(row)
-        fit = entry and fit_of_model(entry, self.profile.settings, detect_hardware())
+        entry = self.models.entry(row) if row is not None else None
+        fit = entry and fit_of_model(entry, self.profile.settings,
+                                     detect_hardware(wait_for_gpu=False))
         if fit and fit.label == "too big":  # not loaded ahead; sending a message loads it
             self.banner.show_message(f"{entry.name} may not fit in this computer's memory "
                                      f"({fit.text}). It may load slowly or fail; a smaller "
@@ -382,12 +444,18 @@ class MainWindow(QMainWindow):
     def _fetch_starter_model(self) -> None:
         self.statusBar().showMessage("Downloading the starter model (98 MB)…")
         BackgroundOp(ensure_starter_model, self.profile.paths) \
-            .success(lambda path: self._reload_models(str(path))) \
+            .success(self._starter_model_ready) \
             .failure(lambda exc: self.banner.show_message(str(exc))) \
             .run_in_background()
 
+    def _starter_model_ready(self, path: Path) -> None:
+        if not self.profile.settings.get("default_model"):  # the first start: nothing else
+            self.profile.settings.set("default_model", str(path))
+        self._library_changed()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.downloads.shutdown()
+        pass  # background.finish_running(QUIT_WAIT_S)  # copies, imports: cancelled; others: waited for
         self.actions_.purge()
         self.chat.stop()
         self.bridge.shutdown()

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from app.ui import history_transfer
 
 if TYPE_CHECKING:
+    from app.ui.chat_import import ChatImport
     from app.ui.main_window import MainWindow
 
 
@@ -28,10 +29,17 @@ def build_menus(window: MainWindow) -> None:
             action.setShortcut(shortcut)
         return action
 
-    def after_import(result: object) -> None:
-        if result is not None:
+    def after_import(job: ChatImport | None) -> None:
+        def imported(_outcome: object) -> None:
             window.conversations.reload()
             window.search.refresh()
+            window.statusBar().clearMessage()
+
+        if job is not None:
+            job.progressed.connect(lambda done, total: window.statusBar().showMessage(
+                f"Importing chats: {done} of {total}…"))
+            job.finished.connect(imported)
+            job.failed.connect(imported)  # the chats stored before the failure stay
 
     menus: dict[str, object] = {}
     add("&Chat", "New chat", window.new_chat)
@@ -39,6 +47,7 @@ def build_menus(window: MainWindow) -> None:
     for action in (window.actions_.rename_action, window.actions_.pin_action,
                    window.actions_.delete_action, window.actions_.delete_all_action):
         chat_menu.addAction(action)
+    add("&Chat", "History backups…", window.actions_.edit_backups)
     chat_menu.addSeparator()
     add("&Chat", "Export this chat…", lambda: history_transfer.export_chat(
         window, history, window.chat.conversation_id))
@@ -51,5 +60,6 @@ def build_menus(window: MainWindow) -> None:
     add("&Chat", "Quit", window.close, QKeySequence(QKeySequence.StandardKey.Quit))
     add("&Model", "Manage models…", window.open_model_manager,
         QKeySequence("Ctrl+Shift+M"))
+    add("&Model", "Use this model for new chats", window.use_model_for_new_chats)
     add("&Model", "Model settings…", window.edit_model_settings)
     add("&Model", "Chat settings…", window.edit_chat_settings)

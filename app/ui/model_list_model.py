@@ -28,6 +28,10 @@ class ModelListModel(RowListModel[LibraryModel]):
         """Scan the library again (cached metadata keeps this quick)."""
         self._reset(self._library.scan())
 
+    def set_models(self, models: list[LibraryModel]) -> None:
+        """Show the models of a scan made elsewhere (the window's LibraryScanner)."""
+        self._reset(models)
+
     def entry(self, row: int) -> LibraryModel | None:
         """The library entry in ``row``."""
         return self._rows[row] if 0 <= row < len(self._rows) else None

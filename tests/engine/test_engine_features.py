@@ -10,7 +10,7 @@ import pytest
 
 from app.core import protocol as p
 from app.engine.client import EngineClient
-from tests.engine.conftest import EventLog, text_of
+from tests.engine.conftest import LONG_PROMPT, EventLog, text_of
 from tests.pace import stop_deadline_s
 
 GREEDY = p.Sampling(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
@@ -148,6 +148,43 @@ def test_two_models_stay_loaded_and_the_budget_evicts(tmp_path: Path, model_path
         events.until_end(client.chat(p.ModelSpec(path=str(third), n_ctx=512),
                                      [{"role": "user", "content": "Hi"}], GREEDY))
         assert client.loaded_models() == [str(third)]  # the others were unloaded
+    finally:
+        client.shutdown()
+
+
+def test_a_model_switch_during_a_reply_waits_for_it(tmp_path: Path, model_path: str) -> None:
+    """Loading another model never blocks the caller nor cuts off the reply being written."""
+    other = tmp_path / "other.gguf"
+    shutil.copyfile(model_path, other)
+    events = EventLog()
+    client = EngineClient(events, memory_budget_bytes=1)   # only one model fits
+    try:
+        spec = p.ModelSpec(path=model_path, n_ctx=1024)
+        reply = client.chat(spec, LONG_PROMPT, p.Sampling(max_tokens=300))
+        events.first_delta(reply)
+        load = client.load(p.ModelSpec(path=str(other), n_ctx=512))
+        # load() only queued the switch: the reply's end cannot have been seen yet.
+        assert not [e for e in events.seen if getattr(e, "request_id", "") == reply
+                    and isinstance(e, (p.Done, p.Error))]
+        ended = events.until_end(reply)[-1]
+        assert isinstance(ended, p.Done), ended       # not "its model was unloaded"
+        assert ended.stats.completion_tokens > 20
+        assert events.until_loaded(load).model_path == str(other)
+        assert client.loaded_models() == [str(other)]
+    finally:
+        client.shutdown()
+
+
+def test_a_reply_cancelled_before_its_engine_started_is_stopped(model_path: str) -> None:
+    events = EventLog()
+    client = EngineClient(events)
+    try:
+        reply = client.chat(p.ModelSpec(path=model_path, n_ctx=1024), LONG_PROMPT,
+                            p.Sampling(max_tokens=300))
+        assert reply in client._queued   # not sent yet: its engine is still starting
+        client.cancel(reply)
+        ended = events.until_end(reply)[-1]
+        assert isinstance(ended, p.Done) and ended.stats.stop_reason == p.StopReason.STOPPED
     finally:
         client.shutdown()
 

@@ -157,7 +157,7 @@ def test_bad_model_files_give_a_clear_error_and_no_crash(engine, model_path: str
 
 def test_a_message_from_another_protocol_version_is_refused(engine, model_path: str) -> None:
     client, events = engine
-    client.load(p.ModelSpec(path=model_path, n_ctx=512))
+    events.until_loaded(client.load(p.ModelSpec(path=model_path, n_ctx=512)))
     (engine_process,) = client._pool.values()
     engine_process._commands.send({"v": 99, "type": "chat", "request_id": "old"})
     error = events.until_end("old", timeout=30)[-1]

@@ -12,6 +12,10 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine
 
+from app.chat.profile import Profile
+from app.core.paths import Paths
+from app.core.settings import Settings
+from app.storage.backups import list_backups, remove_backups
 from app.storage.database import DatabaseError, _alembic_config, open_database
 from app.storage.history import History
 
@@ -83,3 +87,69 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path: Path) -> None:
         raw.execute("DROP TABLE alembic_version")
     assert [m.content for m in History(open_database(path)).messages(1)][-1] == \
         "They nest in barns."
+
+
+def _old_backups(path: Path, *stamps: str) -> list[Path]:
+    """Backup copies as earlier upgrades left them (their content does not matter here)."""
+    copies = [path.with_name(f"{path.name}.backup-000{number}-{stamp}")
+              for number, stamp in enumerate(stamps)]
+    for copy in copies:
+        copy.write_bytes(b"an older copy")
+    return copies
+
+
+def test_after_an_upgrade_only_the_newest_backups_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    _first_released_database(path)
+    old = _old_backups(path, "20250101-000000", "20250301-000000", "20240101-000000")
+    History(open_database(path, keep_backups=2))
+    kept = list_backups(path)
+    assert len(kept) == 2 and kept[0] == old[1]            # the newest old one...
+    assert kept[1].name.startswith("history.sqlite3.backup-0001-")   # ...and this upgrade's
+    assert not old[0].exists() and not old[2].exists()
+    History(open_database(path, keep_backups=1))           # at every start, too
+    assert list_backups(path) == [kept[1]]
+    History(open_database(path))                           # None: nothing is pruned
+    assert list_backups(path) == [kept[1]]
+
+
+def test_keeping_no_backups_removes_them_once_the_upgrade_succeeded(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    _first_released_database(path)
+    _old_backups(path, "20250101-000000")
+    history = History(open_database(path, keep_backups=0))
+    assert history.messages(1)[-1].content == "They nest in barns."
+    assert list_backups(path) == []
+
+
+@pytest.mark.allow_warnings
+def test_the_backup_of_a_failed_upgrade_is_never_pruned(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    path = tmp_path / "history.sqlite3"
+    _first_released_database(path)
+
+    def broken_upgrade(*_args: object) -> None:
+        raise RuntimeError("a migration went wrong")
+
+    monkeypatch.setattr(command, "upgrade", broken_upgrade)
+    with pytest.raises(DatabaseError, match="could not be upgraded") as caught:
+        open_database(path, keep_backups=0)
+    [failed] = list_backups(path)
+    assert failed.name.endswith("-upgrade-failed") and failed.name in caught.value.hint
+    with closing(sqlite3.connect(failed)) as raw:          # the way back, complete
+        assert raw.execute("SELECT count(*) FROM messages").fetchone()[0] == 4
+
+    monkeypatch.undo()                                     # the next version upgrades fine
+    History(open_database(path, keep_backups=0))
+    assert list_backups(path) == [failed]                  # pruning never touches it
+    assert remove_backups(path) == [failed]                # only the user's request does
+    assert list_backups(path) == []
+
+
+def test_the_profile_keeps_as_many_backups_as_the_setting_says(paths: Paths) -> None:
+    _first_released_database(paths.database_path)
+    _old_backups(paths.database_path, "20250101-000000")
+    Settings(paths.settings_path).set("keep_history_backups", 0)
+    Profile.open(paths)
+    assert list_backups(paths.database_path) == []

@@ -101,34 +101,44 @@ def test_cancelled_or_impossible_exports(history: History, parent: QWidget, boxe
     assert "dir.md could not be written" in text and "Choose another folder" in text
 
 
-def test_import_hearth_json_reports_counts(history: History, parent: QWidget, boxes: list,
-                                           monkeypatch: pytest.MonkeyPatch,
+def test_import_hearth_json_reports_counts(qtbot, history: History, parent: QWidget,
+                                           boxes: list, monkeypatch: pytest.MonkeyPatch,
                                            tmp_path: Path) -> None:
     _chat(history)
     _choose(monkeypatch, "getSaveFileName", tmp_path / "all.json")
     transfer.export_all_chats(parent, history)
     _choose(monkeypatch, "getOpenFileName", tmp_path / "all.json")
-    result = transfer.import_hearth_json(parent, history)
-    assert result is not None and result.conversations == 1
+    job = transfer.import_hearth_json(parent, history)
+    with qtbot.waitSignal(job.finished, timeout=10_000) as finished:
+        pass
+    result = finished.args[0]
+    assert result.conversations == 1 and job.result is result
     assert boxes[-1] == ("information", "Import", "Imported 1 chat (2 messages).")
     assert history.conversation_count() == 2
 
 
-def test_import_errors_and_skipped_chats_are_shown(history: History, parent: QWidget,
+def test_import_errors_and_skipped_chats_are_shown(qtbot, history: History, parent: QWidget,
                                                   boxes: list,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
+    _choose(monkeypatch, "getOpenFileName", "")
+    assert transfer.import_chatgpt_export(parent, history) is None  # no file chosen
     bad = tmp_path / "conversations.json"
     bad.write_text('[{"title": "cut off', encoding="utf-8")
     _choose(monkeypatch, "getOpenFileName", bad)
-    assert transfer.import_chatgpt_export(parent, history) is None
+    with qtbot.waitSignal(transfer.import_chatgpt_export(parent, history).failed,
+                          timeout=10_000):
+        pass
     kind, title, text = boxes.pop()
     assert (kind, title) == ("warning", "Import failed")
     assert "conversations.json is not valid JSON" in text and "ChatGPT data export" in text
     entries = [{"title": f"Broken {n}", "mapping": None} for n in range(10)]
     bad.write_text(json.dumps(entries), encoding="utf-8")
-    result = transfer.import_chatgpt_export(parent, history)
-    assert result is not None and result.conversations == 0 and len(result.skipped) == 10
+    with qtbot.waitSignal(transfer.import_chatgpt_export(parent, history).finished,
+                          timeout=10_000) as finished:
+        pass
+    result = finished.args[0]
+    assert result.conversations == 0 and len(result.skipped) == 10
     kind, title, text = boxes.pop()
     assert (kind, title) == ("warning", "Import")
     assert text.startswith("Imported 0 chats (0 messages).\n\nLeft out:\n• “Broken 0”")

@@ -115,10 +115,12 @@ def test_rename_and_default_reach_the_model_picker(qtbot, open_window,
                                                    model_paths: Paths, model_path: str) -> None:
     window = open_window(model_paths)
     manager = window.open_model_manager()
-    manager.library_page.rename("Tiny helper")
+    with qtbot.waitSignal(manager.library_changed, timeout=10_000):  # the library is rescanned
+        manager.library_page.rename("Tiny helper")
     assert _picker_names(window) == ["Tiny helper  (98.4 MB)"]
     assert window.profile.settings.model_overrides(model_path)["display_name"] == "Tiny helper"
-    manager.library_page.rename("")
+    with qtbot.waitSignal(manager.library_changed, timeout=10_000):
+        manager.library_page.rename("")
     assert _picker_names(window)[0].startswith("SmolLM2-135M-Instruct.Q4_1")
     manager.library_page.make_default()
     assert window.profile.settings.get("default_model") == model_path
@@ -168,7 +170,8 @@ def test_linked_folder_and_added_files_are_used_where_they_are(
     manager = window.open_model_manager()
     with qtbot.waitSignal(manager.library_changed, timeout=10000):
         manager.library_page.link_folder(str(tmp_path / "lm-studio"))
-    manager.library_page.add_file(str(loose), "link")
+    with qtbot.waitSignal(manager.library_changed, timeout=10000):
+        manager.library_page.add_file(str(loose), "link")
     names = {_cell(manager, r, "Name"): _cell(manager, r, "Where") for r in range(2)}
     assert names == {"in-folder": "Linked folder", "loose": "Linked file"}
     assert not list(paths.models_dir.glob("*.gguf"))  # referenced, not copied
@@ -204,7 +207,7 @@ def test_hub_search_lists_quants_with_fit_and_downloads_into_the_library(
     assert ready.args == [str(target)]
     assert read_gguf_info(target).quantization == "Q4_1"
     assert not list((paths.data_dir / "downloads").glob("*.part"))
-    assert window.models.row_of(str(target)) is not None
+    qtbot.waitUntil(lambda: window.models.row_of(str(target)) is not None, timeout=10000)
     assert manager.library_page.table_model.row_of(str(target)) is not None
     status = manager.downloads_page.model.index(0).data(DownloadListModel.StatusRole)
     assert status.startswith("Done")
@@ -328,14 +331,14 @@ def test_a_gated_model_downloads_once_the_access_token_is_saved(
     assert "access token" in downloads.model.index(0).data(DownloadListModel.StatusRole)
     assert downloads.resume_button.text() == "Retry"
     page.set_token(f"  {hub.token}\n")
-    assert "Access token saved" in page.status.text()
+    qtbot.waitUntil(lambda: "Access token saved" in page.status.text(), timeout=5000)
     assert "readable only by you" in page.status.text()
     with qtbot.waitSignal(window.downloads.file_ready, timeout=15000):
         downloads.resume_button.click()
     assert (paths.models_dir / "org/Gated-GGUF" / model.name).read_bytes() == model.read_bytes()
     assert hub.file_requests(model.name)[-1].authorization == f"Bearer {hub.token}"
     page.set_token("")
-    assert "removed" in page.status.text()
+    qtbot.waitUntil(lambda: "removed" in page.status.text(), timeout=5000)
 
 
 def test_a_gguf_dropped_on_the_library_is_added_as_the_user_chooses(
@@ -407,7 +410,8 @@ def test_library_changes_never_load_another_model(qtbot, open_window, model_path
     manager = window.open_model_manager()
     page = manager.library_page
     assert page.select_path(model_path)
-    page.rename("Starter")
+    with qtbot.waitSignal(page.library_changed, timeout=10000):
+        page.rename("Starter")
     page.context_spin.setValue(8192)
     page.context_spin.editingFinished.emit()
     assert page.current_path() == model_path  # re-assessing keeps the selection
@@ -415,10 +419,11 @@ def test_library_changes_never_load_another_model(qtbot, open_window, model_path
     assert page.current_path() == model_path
     assert loads == [] and window.current_model_path() == model_path
     assert page.select_path(str(other))
-    page.make_default()  # "Use for new chats": the picker follows, and loads it
-    assert window.current_model_path() == str(other)
+    page.make_default()  # "Use for new chats": for new chats, not the open one
     assert window.profile.settings.get("default_model") == str(other)
-    assert loads == [str(other)]
+    assert window.current_model_path() == model_path and loads == []
+    window.new_chat()
+    assert window.current_model_path() == str(other) and loads == [str(other)]
 
 
 def test_cancel_then_quit_does_not_resume_the_download(qtbot, open_window, paths: Paths, hub,

@@ -74,3 +74,22 @@ def test_a_damaged_model_gives_a_clear_error_and_the_chat_goes_on(
         type_and_send(qtbot, window, "And now?")
     assert [m.role for m in window.profile.history.messages(conversation.id)] == [
         "user", "user", "assistant"]
+
+
+@pytest.mark.allow_warnings
+def test_settings_that_cannot_be_used_are_named_once_in_the_banner(qtbot,
+                                                                  paths: Paths) -> None:
+    from app.ui.application import open_window as open_app_window
+
+    paths.settings_path.write_text(
+        '{"top_k": "many", "models": {"/m/a.gguf": {"n_ctx": -5, "n_threads": 2}}}',
+        encoding="utf-8")
+    window = open_app_window(paths, fetch_starter=False)
+    qtbot.addWidget(window)
+    try:
+        text = window.banner.label.text()
+        assert window.banner.isVisible() and str(paths.settings_path) in text
+        assert "'top_k'" in text and "'n_ctx'" in text and "a.gguf" in text
+        assert window.profile.settings.model_overrides("/m/a.gguf") == {"n_threads": 2}
+    finally:
+        window.close()
