@@ -15,7 +15,7 @@ The module counts the ops whose function has not returned yet (``running_count``
 ``running_ops().idle`` is emitted when none is left). Quitting calls ``finish_running``:
 ops given a cancel flag (``with_cancel``) are told to stop, every op gets a bounded time to
 return, and the callbacks still to come are dropped, since the window they would update is
-closing.
+closing (the app has one window; the count and the pool are the whole app's).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class _Runnable(QRunnable):
         error: BaseException | None = None
         try:
             result = self._func()
-        except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread
+        except BaseException as exc:  # handed to the GUI thread
             error = exc
         self._relay.finished.emit(result, error)  # queued: callbacks run before ``idle``
         running_ops().returned(self._op)

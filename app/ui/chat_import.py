@@ -74,12 +74,13 @@ class ChatImport(QObject):
 
     def _store_some(self) -> None:
         writer = self._writer
+        assert writer is not None  # the timer starts once the file was read
         deadline = time.monotonic() + STEP_S
         try:
             more = not self._cancel.is_set()
             while more and time.monotonic() < deadline:
                 more = writer.store_next()
-        except BaseException as exc:  # noqa: BLE001 - a bug is raised again by _failed
+        except BaseException as exc:  # a bug: _failed raises it again
             self._failed(exc)
             return
         self.progressed.emit(writer.done, writer.total)

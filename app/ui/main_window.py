@@ -41,15 +41,14 @@ from app.ui.conversation_list_model import ConversationListModel
 from app.ui.download_runner import DownloadRunner
 from app.ui.downloads_page import DownloadIndicator
 from app.ui.engine_bridge import EngineBridge
-from app.ui.library_scanner import LibraryScan, LibraryScanner
 from app.ui.error_banner import ErrorBanner
+from app.ui.library_scanner import LibraryScan, LibraryScanner
 from app.ui.menus import build_menus
 from app.ui.message_jump import jump_to_message
 from app.ui.model_list_model import ModelListModel
 from app.ui.model_manager import ModelManager
 from app.ui.search_panel import SearchPanel
 from app.ui.settings_dialog import SettingsDialog
-
 
 QUIT_WAIT_S = 5.0  # how long closing waits for background work to end
 
@@ -455,7 +454,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.downloads.shutdown()
-        pass  # background.finish_running(QUIT_WAIT_S)  # copies, imports: cancelled; others: waited for
+        background.finish_running(QUIT_WAIT_S)  # copies, imports: cancelled; others: waited for
         self.actions_.purge()
         self.chat.stop()
         self.bridge.shutdown()
