@@ -234,7 +234,8 @@ def contention(model: str, say: Callable[[str], None]) -> dict[str, Any]:
             try:
                 for number in range(CONTENTION_ROUNDS):
                     say(f"contention: {busy} busy, round {number + 1}/{CONTENTION_ROUNDS}")
-                    order = list(counts)[number % len(counts):] + list(counts)[:number % len(counts)]
+                    shift = number % len(counts)
+                    order = list(counts)[shift:] + list(counts)[:shift]
                     for name in order:   # rotated, so a drift of the machine favours none
                         pause.wait(CONTENTION_PAUSE_S)
                         stats = drivers[name].ask(specs[name], PROMPT, sampling).stats
@@ -287,7 +288,8 @@ def table(r: dict[str, Any]) -> str:
          f"{turns['ratio']:.2f}×", "≤ 1.3×"))
     if "resume" in r:
         res = r["resume"]
-        rows.append((f"continue a {res['prompt_tokens']:,}-token chat after restart: saved state vs cold",
+        rows.append((f"continue a {res['prompt_tokens']:,}-token chat after restart: "
+                     "saved state vs cold",
          f"{res['saved_ttft_s'] * 1000:.0f} vs {res['cold_ttft_s'] * 1000:.0f} ms = "
          f"{res['ratio']:.3f}×", "≤ 0.3×"))
     if "stop" in r:

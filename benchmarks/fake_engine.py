@@ -18,8 +18,11 @@ from app.core import protocol as p
 
 PIECE_S = 0.03   # the real engine sends a piece at most every 30 ms
 
-_WORDS = ("the lighthouse keeper watched waves roll over grey stones while gulls circled "
-          "and the lamp turned slowly through long winter nights near a quiet harbour").split()
+_WORDS = [
+    "the", "lighthouse", "keeper", "watched", "waves", "roll", "over", "grey", "stones", "while",
+    "gulls", "circled", "and", "the", "lamp", "turned", "slowly", "through", "long", "winter",
+    "nights", "near", "a", "quiet", "harbour",
+]
 
 
 def markdown_tokens(rng: random.Random, count: int) -> list[str]:

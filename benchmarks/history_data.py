@@ -30,11 +30,16 @@ VERSION = 1
 BATCH = 100_000  # messages per transaction
 RARE_WORD = "xylophonist"  # in RARE_COUNT messages only
 RARE_COUNT = 25
-COMMON = ("the and of to a in is it you that for on with as this be are was not or "
-          "but what can your have model water garden night river light stone house "
-          "music paper window winter summer").split()
-_SYLLABLES = ("ka lo mi ra ten shu vel dor pa zin qua bre lu nor fi gan tor el "
-              "sim ber").split()
+COMMON = [
+    "the", "and", "of", "to", "a", "in", "is", "it", "you", "that", "for", "on", "with", "as",
+    "this", "be", "are", "was", "not", "or", "but", "what", "can", "your", "have", "model",
+    "water", "garden", "night", "river", "light", "stone", "house", "music", "paper", "window",
+    "winter", "summer",
+]
+_SYLLABLES = [
+    "ka", "lo", "mi", "ra", "ten", "shu", "vel", "dor", "pa", "zin", "qua", "bre", "lu", "nor",
+    "fi", "gan", "tor", "el", "sim", "ber",
+]
 _DATE = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 
 

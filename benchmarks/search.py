@@ -16,7 +16,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
@@ -53,7 +53,7 @@ def build(history: History, messages: int, progress: Callable[[str], None]) -> N
     """Fill ``history`` with ``messages`` synthetic messages, committing in large batches."""
     words, cumulative = _vocabulary()
     rng = random.Random(42)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     conversations = (messages + PER_CONVERSATION - 1) // PER_CONVERSATION
     with history.sessions.begin() as session:
         connection = session.connection()

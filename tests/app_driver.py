@@ -27,14 +27,14 @@ import time
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported; no display needed
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from app import APP_NAME, __version__  # noqa: E402
-from app.chat.profile import Profile  # noqa: E402
-from app.cli import setup_logging  # noqa: E402
-from app.core.paths import resolve_paths  # noqa: E402
-from app.ui import crash_dialog  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
+from app import APP_NAME, __version__
+from app.chat.profile import Profile
+from app.cli import setup_logging
+from app.core.paths import resolve_paths
+from app.ui import crash_dialog
+from app.ui.main_window import MainWindow
 
 
 def _say(kind: str, *parts: object) -> None:

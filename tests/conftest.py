@@ -16,8 +16,8 @@ from tests.hub_server import LocalHub, use_test_hub_environment
 # HF_ENDPOINT (a local port), a temporary HF_HOME, no token: set before huggingface_hub loads.
 HUB_PORT = use_test_hub_environment()
 
-from app.core.paths import Paths, resolve_paths
-from app.core.starter_model import ensure_starter_model
+from app.core.paths import Paths, resolve_paths  # noqa: E402 - after the hub environment
+from app.core.starter_model import ensure_starter_model  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:

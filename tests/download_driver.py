@@ -22,13 +22,13 @@ import sys
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported; no display needed
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from app.chat.profile import Profile  # noqa: E402
-from app.cli import setup_logging  # noqa: E402
-from app.core.download_job import jobs_for  # noqa: E402
-from app.core.paths import resolve_paths  # noqa: E402
-from app.ui.main_window import MainWindow  # noqa: E402
+from app.chat.profile import Profile
+from app.cli import setup_logging
+from app.core.download_job import jobs_for
+from app.core.paths import resolve_paths
+from app.ui.main_window import MainWindow
 
 
 def _say(kind: str, *parts: object) -> None:

@@ -8,6 +8,7 @@ Nothing here needs a display, so this test is never skipped.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -188,7 +189,7 @@ def test_killing_the_app_mid_reply_keeps_committed_text_and_all_but_the_last_sec
     assert saved in boundaries or saved.startswith(streamed)
     # The save after the one that may be lost comes with the first piece 0.5 s later, so a
     # slow machine's longer gaps between pieces widen what may be lost; measured here.
-    gaps = [b - a for (a, _), (b, _) in zip(app_run.deltas, app_run.deltas[1:])]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(app_run.deltas)]
     lag = max(MAX_LAG_S, SAVE_INTERVAL_S + max(gaps, default=0.0) + LAG_SLACK_S)
     must_have = app_run.streamed_by(killed_at - lag)
     assert len(must_have) > 0 and len(saved) >= len(must_have), (

@@ -79,7 +79,7 @@ def delete_token(config_dir: Path) -> None:
         keyring.delete_password(SERVICE, USER)
     except keyring.errors.PasswordDeleteError:
         pass  # there was none
-    except Exception as exc:  # noqa: BLE001 - any keyring trouble: the file still goes
+    except Exception as exc:
         log.info("Could not delete the token from the keyring: %s", exc)
     (config_dir / TOKEN_FILE).unlink(missing_ok=True)
 
@@ -104,7 +104,7 @@ def _keyring_trouble(action: str) -> Iterator[None]:
     except keyring.errors.KeyringError as exc:
         log.info("Could not %s the system keyring (%s): %s", action, type(exc).__name__,
                  exc or "no backend")
-    except Exception as exc:  # noqa: BLE001 - a broken backend must not stop the app
+    except Exception as exc:
         log.warning("The system keyring failed to %s it: %r", action, exc)
 
 

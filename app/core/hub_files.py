@@ -35,7 +35,8 @@ def check_repo_id(repo_id: str) -> str:
     """Return ``repo_id`` if it looks like ``owner/name``; else raise ``HubError``."""
     if not _REPO_ID.match(repo_id) or any(not p.strip(".") for p in repo_id.split("/")):
         raise HubError(f"{repo_id!r} is not a Hugging Face repository name.",
-                       "Repository names look like owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF.")
+                       "Repository names look like owner/name, e.g. "
+                       "Qwen/Qwen2.5-0.5B-Instruct-GGUF.")
     return repo_id
 
 

@@ -49,7 +49,7 @@ class Paths:
         """The application log file."""
         return self.log_dir / "hearth.log"
 
-    def ensure(self) -> "Paths":
+    def ensure(self) -> Paths:
         """Create every folder; return self for chaining."""
         for folder in (self.data_dir, self.config_dir, self.log_dir, self.cache_dir,
                        self.models_dir, self.download_cache_dir):

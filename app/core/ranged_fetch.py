@@ -7,6 +7,7 @@ transfer within a moment even while the server sends nothing (the socket is shut
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -210,10 +211,8 @@ class CancelWatcher:
         while not self._done.is_set():
             if self._cancel.wait(0.05):
                 if not self._done.is_set() and isinstance(self._socket, socket.socket):
-                    try:
+                    with contextlib.suppress(OSError):  # closed: the read ends anyway
                         self._socket.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass  # already closed: the read ends anyway
                 return
 
     def stop(self) -> None:

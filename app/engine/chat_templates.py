@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import jinja2
 import jinja2.ext
@@ -92,7 +92,7 @@ class _Raised(Exception):
 class _IgnoreGenerationTags(jinja2.ext.Extension):
     """Pass-through for Hugging Face's ``{% generation %}`` chat-template tag."""
 
-    tags = {"generation"}
+    tags: ClassVar[set[str]] = {"generation"}
 
     def parse(self, parser: Any) -> Any:
         parser.stream.skip(1)
@@ -125,7 +125,7 @@ def _compile(source: str) -> jinja2.Template:
         return _ENVIRONMENT.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise _Refused(f"syntax error on line {exc.lineno}: {exc.message}") from exc
-    except Exception as exc:  # noqa: BLE001 - foreign template code: any failure is its own
+    except Exception as exc:
         raise _Refused(f"it does not compile: {exc}") from exc
 
 
@@ -141,7 +141,7 @@ def _render_once(template: jinja2.Template, messages: list[dict[str, Any]], bos_
         raise _Refused(f"it says “{exc}”") from exc
     except jinja2.TemplateError as exc:
         raise _Refused(f"{exc.message or type(exc).__name__}") from exc
-    except Exception as exc:  # noqa: BLE001 - foreign template code: any failure is its own
+    except Exception as exc:
         raise _Refused(f"{type(exc).__name__}: {exc}") from exc
     if not prompt.strip():
         raise _Refused("it produces an empty prompt")

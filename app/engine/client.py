@@ -15,6 +15,7 @@ effect after the reply.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import queue
@@ -141,10 +142,8 @@ class _EngineProcess:
     def stop(self, timeout: float) -> None:
         """Ask the process to exit; kill it if it does not within ``timeout``."""
         self._closing = True
-        try:
+        with contextlib.suppress(OSError, ValueError):  # it died already
             self.send(p.Shutdown())
-        except (OSError, ValueError):
-            pass
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
@@ -299,10 +298,8 @@ class EngineClient:
                 return
             for proc in self._pool.values():
                 if proc.alive and proc.owns(request_id):
-                    try:
+                    with contextlib.suppress(OSError, ValueError):  # it died: nothing to stop
                         proc.send(p.Cancel(request_id=request_id))
-                    except (OSError, ValueError):
-                        pass
 
     def forget(self, cache_keys: list[str]) -> None:
         """Deleted conversations: every engine drops their state, and their files go."""
@@ -313,12 +310,10 @@ class EngineClient:
         with self._lock:
             for proc in self._pool.values():
                 if proc.alive:
-                    try:
+                    with contextlib.suppress(OSError, ValueError):  # died: saves nothing more
                         proc.send(p.Forget(cache_keys=tuple(cache_keys)))
-                    except (OSError, ValueError):
-                        pass   # it died: it saves nothing more
         state_dir = self._options.get("state_dir")
-        remove_states(Path(state_dir) if state_dir else None, cache_keys)
+        remove_states(Path(str(state_dir)) if state_dir else None, cache_keys)
 
     def unload(self, model_path: str | None = None) -> None:
         """Stop the engine of ``model_path`` (all engines when None), freeing its memory."""

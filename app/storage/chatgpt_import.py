@@ -9,7 +9,7 @@ roots, hidden system prompts, tool calls and tool output never disconnects a bra
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.protocol import StopReason
@@ -34,7 +34,7 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -147,7 +147,7 @@ def chatgpt_conversation(raw: Any) -> tuple[ImportedConversation, list[str]]:
     if bad := next((key for key, node in mapping.items() if not isinstance(node, dict)), None):
         raise MalformedConversation(f"its node {bad!r} is not an object")
     started = _time(raw.get("create_time"))
-    fallback = started or datetime.now(timezone.utc)
+    fallback = started or datetime.now(UTC)
     found = [(_message(node_id, node.get("message"), fallback), position)
              for position, (node_id, node) in enumerate(mapping.items())]
     messages = [m for m, _ in sorted(((m, p) for m, p in found if m is not None),

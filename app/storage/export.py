@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,8 @@ class HistoryExportError(HearthError):
 def utc(value: datetime) -> datetime:
     """``value`` in UTC (a naive time is taken to be UTC already)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -89,7 +89,7 @@ def history_document(history: History, conversation_ids: list[int] | None) -> di
         conversations = [_conversation_record(session, row)
                          for row in _conversation_rows(session, conversation_ids)]
     return {"format": FORMAT, "version": VERSION,
-            "exported_at": iso(datetime.now(timezone.utc)), "conversations": conversations}
+            "exported_at": iso(datetime.now(UTC)), "conversations": conversations}
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -3,7 +3,7 @@ field by field so that a damaged entry is refused with a reason instead of half-
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from app.core.errors import SettingsError
@@ -99,7 +99,7 @@ def hearth_conversation(raw: Any) -> tuple[ImportedConversation, list[str]]:
     if not isinstance(raw, dict):
         raise MalformedConversation("it is not an object")
     where = "the chat"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     created_at = _time(raw, "created_at", where, now)
     raw_messages = _field(raw, "messages", (list,), where, [])
     notes: list[str] = []

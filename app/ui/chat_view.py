@@ -96,7 +96,7 @@ class MessageDelegate(QStyledItemDelegate):
                 QRect(right - arrow + 2, top - 2, arrow + 6, height + 4))
 
     def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
-                    index: Index) -> bool:  # noqa: N802 - Qt override
+                    index: Index) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease:
             previous, following = self._arrow_rects(option, index)
             position = event.position().toPoint()
@@ -121,7 +121,7 @@ class MessageDelegate(QStyledItemDelegate):
             text = f"{text}\n\n⚠ {error}" if text else f"⚠ {error}"
         return text or "…"
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         doc = self._document(index.data(MessageListModel.RoleRole), self._body(index),
                              self._text_width())
         header = option.fontMetrics.height()
@@ -208,7 +208,7 @@ class ChatView(QListView):
         if index.isValid():
             emit(index.row())
 
-    def setModel(self, model: MessageListModel) -> None:  # noqa: N802 - Qt override
+    def setModel(self, model: MessageListModel) -> None:
         super().setModel(model)
         model.dataChanged.connect(self._grew)
         model.rowsAboutToBeInserted.connect(self._remember_position)

@@ -24,7 +24,7 @@ class Composer(QPlainTextEdit):
         self.setMinimumHeight(line * 3 + 12)
         self.setMaximumHeight(line * 8 + 12)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
                 self.insertPlainText("\n")

@@ -33,10 +33,10 @@ class ConversationListModel(RowListModel[ConversationInfo]):
         self._total = self._history.conversation_count()
         self._reset(self._history.conversations(limit=wanted))
 
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         return not parent.isValid() and len(self._rows) < self._total
 
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:
         """Read the next page of conversations."""
         if not self.canFetchMore(parent):
             return
@@ -63,7 +63,7 @@ class ConversationListModel(RowListModel[ConversationInfo]):
             return row.pinned
         return None
 
-    def roleNames(self) -> dict[int, bytes]:  # noqa: N802 - Qt API
+    def roleNames(self) -> dict[int, bytes]:
         return {Qt.ItemDataRole.DisplayRole: b"title", self.IdRole: b"conversationId",
                 self.PinnedRole: b"pinned"}
 

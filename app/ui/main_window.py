@@ -56,7 +56,7 @@ QUIT_WAIT_S = 5.0  # how long closing waits for background work to end
 class _ElidingDelegate(QStyledItemDelegate):
     """Keeps list rows as wide as the view, so long titles end in "…" instead of scrolling."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
         view = self.parent()
         return QSize(min(hint.width(), view.viewport().width()), hint.height())
@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
             self.profile.settings.set("default_model", str(path))
         self._library_changed()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.downloads.shutdown()
         background.finish_running(QUIT_WAIT_S)  # copies, imports: cancelled; others: waited for
         self.actions_.purge()

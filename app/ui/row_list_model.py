@@ -31,7 +31,7 @@ class _Rows(Generic[Row]):
             return None
         return self._rows[index.row()]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
 
@@ -52,7 +52,7 @@ class RowTableModel(_Rows[Row], QAbstractTableModel):
         super().__init__(parent)
         self._rows = []
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt API
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation,

@@ -54,7 +54,7 @@ class SearchHitDelegate(QStyledItemDelegate):
     def _snippet_height(self, option: QStyleOptionViewItem, doc: QTextDocument) -> float:
         return min(doc.size().height(), _SNIPPET_LINES * option.fontMetrics.lineSpacing())
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         view = self.parent()
         option = QStyleOptionViewItem(option)
         option.rect.setWidth(view.viewport().width())

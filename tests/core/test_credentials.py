@@ -24,7 +24,7 @@ class MemoryKeyring(KeyringBackend):
     """A working keyring that keeps passwords in a dict (installed by tests only)."""
 
     @properties.classproperty
-    def priority(cls) -> float:
+    def priority(cls) -> float:  # noqa: N805 - keyring's classproperty
         # Not viable for keyring's own detection: defining this class registers it, and
         # it must never become (part of) the default backend other tests see.
         raise RuntimeError("a test keyring is only ever installed explicitly")

@@ -167,6 +167,8 @@ def test_the_real_machine_can_be_asked() -> None:
 def test_hardware_text() -> None:
     assert hardware_text(RAM_ONLY) == ("RAM: 8.59 GB free of 17.18 GB · no GPU memory detected "
                                        "(only NVIDIA GPUs are measured)")
-    assert hardware_text(GPU) == "RAM: 8.59 GB free of 17.18 GB · RTX: 4.29 GB free of 12.88 GB VRAM"
+    assert hardware_text(GPU) == ("RAM: 8.59 GB free of 17.18 GB · RTX: 4.29 GB free of "
+                                  "12.88 GB VRAM")
     apple = dataclasses.replace(RAM_ONLY, unified=True, gpu_name="Apple silicon")
-    assert hardware_text(apple) == "RAM: 8.59 GB free of 17.18 GB (shared with the GPU: Apple silicon)"
+    assert hardware_text(apple) == ("RAM: 8.59 GB free of 17.18 GB (shared with the GPU: "
+                                    "Apple silicon)")

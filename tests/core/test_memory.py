@@ -9,8 +9,15 @@ import pytest
 
 from app.core import memory
 from app.core.gguf_info import GGUFInfo, read_gguf_info
-from app.core.memory import (MIB, compute_bytes, default_context_length, fit_label,
-                             kv_cache_bytes, max_context_for_memory, model_memory_bytes)
+from app.core.memory import (
+    MIB,
+    compute_bytes,
+    default_context_length,
+    fit_label,
+    kv_cache_bytes,
+    max_context_for_memory,
+    model_memory_bytes,
+)
 
 # Shaped like SmolLM2-135M: 30 layers, 3 KV heads of 64, 9 heads, 8k context.
 SMALL = GGUFInfo(

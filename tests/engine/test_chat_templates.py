@@ -317,7 +317,8 @@ EXPECTED = {
     "llama-2": ("<s>", "</s>", "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nName a colour. "
                 "[/INST] Blue. </s><s>[INST] Another? [/INST]"),
     "mistral": ("<s>", "</s>",
-                "<s>[INST] You are terse.\n\nName a colour. [/INST] Blue.</s>[INST] Another? [/INST]"),
+                "<s>[INST] You are terse.\n\nName a colour. [/INST] Blue.</s>"
+                "[INST] Another? [/INST]"),
     "gemma": ("<bos>", "<eos>", "<bos><start_of_turn>user\nYou are terse.\n\nName a colour."
               "<end_of_turn>\n<start_of_turn>model\nBlue.<end_of_turn>\n<start_of_turn>user\n"
               "Another?<end_of_turn>\n<start_of_turn>model\n"),

@@ -79,7 +79,7 @@ def test_an_edit_before_the_cut_tries_the_whole_new_branch() -> None:
     # The user edits their message at position 11, before the cut (head + dropped): the new
     # branch is everything before it plus the edit, and it fits the window whole.
     edited = messages[:11] + [{"role": "user", "content": "edited question " + "w " * 20}]
-    assert 11 < head + first.dropped
+    assert head + first.dropped > 11
     second = fit_prompt(edited, render, n_ctx=512, reserve=64, policy="truncate_middle",
                         previous=first.cut)
     assert second.dropped == 0 and second.tokens == render(edited)   # not just q0 + the edit

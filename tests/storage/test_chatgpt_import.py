@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def test_branches_and_the_shown_branch_are_kept(history: History, tmp_path: Path
         ("user", "[image]\nWhat i"), ("assistant", "That is the Be")]
     assert path[0].sibling_ids.index(path[0].id) == 1 and len(path[0].sibling_ids) == 2
     assert path[1].model_path == "chatgpt:gpt-4o" and path[1].stop_reason == "length"
-    assert path[0].created_at == datetime.fromtimestamp(T0 + 60, timezone.utc).replace(
+    assert path[0].created_at == datetime.fromtimestamp(T0 + 60, UTC).replace(
         tzinfo=None)
     assert lisbon["created_at"] == "2024-05-01T08:00:00+00:00"
     assert lisbon["updated_at"] == "2024-05-01T08:10:00+00:00"

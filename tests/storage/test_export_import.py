@@ -15,8 +15,13 @@ from app.core.paths import Paths, resolve_paths
 from app.core.protocol import ReplyStats, StopReason
 from app.storage import import_tree
 from app.storage.database import open_database
-from app.storage.export import (FORMAT, HistoryExportError, export_json, export_markdown,
-                                history_document)
+from app.storage.export import (
+    FORMAT,
+    HistoryExportError,
+    export_json,
+    export_markdown,
+    history_document,
+)
 from app.storage.history import History
 from app.storage.importing import HistoryImportError, import_json
 from app.storage.schema import Message, MessageStatus

@@ -20,7 +20,7 @@ def history(paths: Paths) -> History:
 
 def test_database_uses_wal_and_foreign_keys(paths: Paths, history: History) -> None:
     history.create_conversation()
-    with history._sessions() as session:  # noqa: SLF001 - checking the live connection
+    with history._sessions() as session:
         connection = session.connection()
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

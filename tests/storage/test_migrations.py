@@ -4,8 +4,8 @@ is refused without being touched."""
 from __future__ import annotations
 
 import hashlib
-from contextlib import closing
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest

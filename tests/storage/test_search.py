@@ -9,8 +9,16 @@ import pytest
 from app.core.paths import Paths
 from app.storage.database import open_database
 from app.storage.history import History
-from app.storage.search import (HIGHLIGHT_END, HIGHLIGHT_START, MAX_TOKENS, fts_query, search,
-                                search_words, snippet_html, snippet_text)
+from app.storage.search import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    MAX_TOKENS,
+    fts_query,
+    search,
+    search_words,
+    snippet_html,
+    snippet_text,
+)
 
 NASTY = ['"', '""', '"""', "AND", "OR", "NOT", "NEAR", "NEAR(a b)", "*", "foo*", "*foo",
          "(", ")", "()", "-x", "a:b", "col:", ":", "^", "^foo", "{", "}", "{content}: x", "'",

@@ -223,7 +223,9 @@ def test_pause_and_resume_from_the_downloads_tab(qtbot, open_window, paths: Path
     qtbot.waitUntil(lambda: " %" in indicator.text(), timeout=5000)
     assert indicator.text().startswith(f"Downloading {HUB_NAME}: ")
     downloads.pause_button.click()
-    state = lambda: downloads.model.index(0).data(DownloadListModel.StateRole)
+    def state() -> str:
+        return downloads.model.index(0).data(DownloadListModel.StateRole)
+
     qtbot.waitUntil(lambda: state() == "paused", timeout=5000)
     assert indicator.isHidden()
     kept = sum(p.stat().st_size for p in (paths.data_dir / "downloads").glob("*.part"))
@@ -326,7 +328,9 @@ def test_a_gated_model_downloads_once_the_access_token_is_saved(
     page.files_view.selectRow(0)
     page.download(confirmed=True)
     downloads = manager.downloads_page
-    state = lambda: downloads.model.index(0).data(DownloadListModel.StateRole)  # noqa: E731
+    def state() -> str:
+        return downloads.model.index(0).data(DownloadListModel.StateRole)
+
     qtbot.waitUntil(lambda: state() == "failed", timeout=15000)
     assert "access token" in downloads.model.index(0).data(DownloadListModel.StatusRole)
     assert downloads.resume_button.text() == "Retry"

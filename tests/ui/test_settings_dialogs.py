@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.chat.profile import Profile
-from app.core.paths import Paths
 from app.core.generation_config import generation_config
+from app.core.paths import Paths
 
 
 def _seed_conversation(paths: Paths) -> int:

@@ -45,7 +45,7 @@ def test_regenerate_and_edit_make_versions_the_model_follows(qtbot, open_window,
     with qtbot.waitSignal(chat.reply_finished, timeout=REPLY_MS):
         type_and_send(qtbot, window, "And another?")   # continues the branch shown
     path = history.messages(conversation)
-    assert [m.content for m in path][0] == "Name a fruit." and len(path) == 4
+    assert path[0].content == "Name a fruit." and len(path) == 4
 
 
 def test_a_long_chat_is_read_page_by_page(qtbot, open_window, paths: Paths) -> None:
