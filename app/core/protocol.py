@@ -207,12 +207,14 @@ class Done(Message):
 
 @dataclass(frozen=True)
 class Error(Message):
-    """A request failed; ``message`` is written for the user."""
+    """A request failed; ``message`` is written for the user, ``details`` (a bug's
+    traceback) for the log."""
 
     TYPE: ClassVar[str] = "error"
     request_id: str
     code: str
     message: str
+    details: str = ""
 
 
 _TYPES: dict[str, type[Message]] = {cls.TYPE: cls for cls in (

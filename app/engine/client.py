@@ -111,6 +111,9 @@ class _EngineProcess:
             except p.ProtocolError as exc:
                 log.error("Engine sent a malformed event: %s", exc)
                 continue
+            if isinstance(message, p.Error) and message.details:
+                log.error("Engine bug (request %s): %s\n%s", message.request_id,
+                          message.message, message.details.rstrip())
             with self._lock:  # a request is open until its last event
                 kind = self._open.get(getattr(message, "request_id", ""))
                 if isinstance(message, (p.Done, p.Error)) or (

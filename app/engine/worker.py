@@ -36,6 +36,14 @@ def _error_code(exc: HearthError) -> str:
     return p.ErrorCode.INTERNAL
 
 
+def bug_message(exc: BaseException) -> str:
+    """What the user reads about a bug in the engine (its traceback goes to the log)."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return (f"The model engine hit an unexpected problem ({what[:300]}). This is a bug in "
+            "Hearth; the details are in Hearth's log (hearth.log). The engine keeps running: "
+            "try again, or choose other settings.")
+
+
 class EngineWorker:
     """Runs commands from the GUI one at a time and sends events back."""
 
@@ -80,10 +88,11 @@ class EngineWorker:
                 self.forget(list(command.cache_keys))
         except HearthError as exc:
             self.send(p.Error(request_id=request_id, code=_error_code(exc), message=str(exc)))
-        except Exception as exc:  # a bug: report it, keep the engine alive
-            traceback.print_exc(file=sys.stderr)
+        except Exception as exc:  # a bug: report it (the GUI logs it), keep the engine alive
+            details = traceback.format_exc()
+            sys.stderr.write(details)
             self.send(p.Error(request_id=request_id, code=p.ErrorCode.INTERNAL,
-                              message=f"The engine failed unexpectedly: {exc!r}"))
+                              message=bug_message(exc), details=details))
         finally:
             self._cancelled.discard(request_id)
         return True

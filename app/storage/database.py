@@ -9,6 +9,7 @@ not linger in the file.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,26 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class DatabaseError(HearthError):
     """The history database cannot be opened or upgraded."""
+
+
+# SQLite's result codes for a problem of the file or the machine, not of our SQL: a user
+# can act on these (free disk space, close the other program, restore the backup).
+_CONDITIONS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_NOTADB",
+               "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_CORRUPT", "SQLITE_PERM",
+               "SQLITE_NOMEM", "SQLITE_NOLFS", "SQLITE_AUTH")
+
+
+def is_condition(exc: BaseException) -> bool:
+    """True if ``exc`` is the disk, the file or another process, not a bug in our SQL.
+
+    Such errors become known errors with a hint; anything else (a missing column, a broken
+    constraint, a wrong parameter) is a bug and must reach the log and the crash dialog.
+    """
+    if isinstance(exc, OSError):
+        return True
+    cause = getattr(exc, "orig", exc)  # SQLAlchemy wraps the sqlite3 error
+    name = getattr(cause, "sqlite_errorname", "") or ""
+    return isinstance(cause, sqlite3.Error) and name.startswith(_CONDITIONS)
 
 
 def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -105,6 +126,8 @@ def migrate(engine: Engine, path: Path) -> None:
         except OSError:
             kept = copy
         log.warning("Upgrading the history failed; its copy from before is kept as %s", kept)
+        if not is_condition(exc):
+            raise   # a bug in a migration: the crash dialog, with the copy named in the log
         raise DatabaseError(f"The history database could not be upgraded: {exc}",
                             f"Your history as it was before is kept in {kept}.") from exc
 
@@ -125,6 +148,8 @@ def open_database(path: Path, keep_backups: int | None = None) -> sessionmaker[S
         raise
     except Exception as exc:
         engine.dispose()
+        if not is_condition(exc):
+            raise
         raise DatabaseError(f"The history database could not be opened: {exc}",
                             f"A backup copy may be next to {path.name}.") from exc
     if keep_backups is not None:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.errors import HearthError
 from app.storage.chatgpt_import import chatgpt_conversation
+from app.storage.database import is_condition
 from app.storage.export import FORMAT, VERSION
 from app.storage.hearth_import import hearth_conversation
 from app.storage.history import History
@@ -166,6 +167,8 @@ class ImportWriter:
             result.skipped.append(f"{chat.name}: {exc}")
             return True
         except OperationalError as exc:
+            if not is_condition(exc):
+                raise   # our SQL is wrong: a bug, not the disk
             raise HistoryImportError(
                 f"The import stopped after {result.conversations} chats: the history "
                 f"database could not be written ({exc.orig}).",

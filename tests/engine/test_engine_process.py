@@ -191,3 +191,22 @@ def test_every_load_request_is_answered_even_when_already_loaded(engine,
     follow_up = events.until_end(client.chat(spec, QUESTION, GREEDY))
     assert isinstance(follow_up[-1], p.Done)
     assert not [e for e in events.seen if isinstance(e, p.Error)]
+
+
+@pytest.mark.allow_warnings   # the bug is logged at ERROR
+def test_a_bug_in_the_engine_is_logged_with_its_traceback_and_told_plainly(
+        engine, model_path: str, caplog: pytest.LogCaptureFixture) -> None:
+    client, events = engine
+    broken = p.Sampling(temperature="hot", max_tokens=4)   # type: ignore[arg-type]
+    error = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512), QUESTION,
+                                         broken))[-1]
+    assert isinstance(error, p.Error) and error.code == p.ErrorCode.INTERNAL
+    assert "TypeError: " in error.message and "hearth.log" in error.message
+    assert "TypeError(" not in error.message                   # not the exception's repr
+    logged = [r for r in caplog.records if r.name == "app.engine.client"
+              and r.levelname == "ERROR"]
+    assert logged and "Traceback (most recent call last)" in logged[0].getMessage()
+    assert "_init_sampler" in logged[0].getMessage()           # where in llama.cpp it broke
+    follow_up = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512),
+                                             QUESTION, GREEDY))
+    assert isinstance(follow_up[-1], p.Done)                   # the engine lives on

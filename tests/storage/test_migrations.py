@@ -3,12 +3,14 @@ is refused without being touched."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 from alembic import command
 from sqlalchemy import create_engine
 
@@ -16,7 +18,7 @@ from app.chat.profile import Profile
 from app.core.paths import Paths
 from app.core.settings import Settings
 from app.storage.backups import list_backups, remove_backups
-from app.storage.database import DatabaseError, _alembic_config, open_database
+from app.storage.database import DatabaseError, _alembic_config, is_condition, open_database
 from app.storage.history import History
 
 NOW = "2026-01-02 03:04:05.000000"
@@ -130,7 +132,7 @@ def test_the_backup_of_a_failed_upgrade_is_never_pruned(tmp_path: Path,
     _first_released_database(path)
 
     def broken_upgrade(*_args: object) -> None:
-        raise RuntimeError("a migration went wrong")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(command, "upgrade", broken_upgrade)
     with pytest.raises(DatabaseError, match="could not be upgraded") as caught:
@@ -145,6 +147,47 @@ def test_the_backup_of_a_failed_upgrade_is_never_pruned(tmp_path: Path,
     assert list_backups(path) == [failed]                  # pruning never touches it
     assert remove_backups(path) == [failed]                # only the user's request does
     assert list_backups(path) == []
+
+
+@pytest.mark.allow_warnings
+def test_a_bug_in_a_migration_is_a_bug_not_a_known_error(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "history.sqlite3"
+    _first_released_database(path)
+
+    def buggy_upgrade(*_args: object) -> None:
+        with closing(sqlite3.connect(":memory:")) as raw:
+            raw.execute("SELECT no_such_column FROM sqlite_master")
+
+    monkeypatch.setattr(command, "upgrade", buggy_upgrade)
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        open_database(path)                     # reaches the crash dialog, not a banner
+    [failed] = list_backups(path)
+    assert failed.name.endswith("-upgrade-failed")  # the way back is still kept
+
+
+def test_database_errors_are_told_apart_by_sqlite_result_code(tmp_path: Path) -> None:
+    with (closing(sqlite3.connect(":memory:")) as raw,
+          pytest.raises(sqlite3.OperationalError) as bug):
+        raw.execute("SELECT no_such_column FROM sqlite_master")
+    assert not is_condition(bug.value)
+    with (pytest.raises(sqlalchemy.exc.IntegrityError) as constraint,
+          create_engine("sqlite://").begin() as connection):
+        connection.exec_driver_sql("CREATE TABLE t (x UNIQUE)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (1), (1)")
+    assert not is_condition(constraint.value)
+    readonly = tmp_path / "readonly.sqlite3"
+    with closing(sqlite3.connect(readonly)) as raw:
+        raw.execute("CREATE TABLE t (x)")
+        raw.commit()
+    with (closing(sqlite3.connect(f"file:{readonly}?mode=ro", uri=True)) as raw,
+          pytest.raises(sqlite3.OperationalError) as condition):
+        raw.execute("INSERT INTO t VALUES (1)")
+    assert is_condition(condition.value)            # SQLITE_READONLY: the user's to fix
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database at all " * 100)
+    with pytest.raises(DatabaseError, match="could not be opened"):
+        open_database(garbage)                            # SQLITE_NOTADB: a known error
 
 
 def test_the_profile_keeps_as_many_backups_as_the_setting_says(paths: Paths) -> None:
