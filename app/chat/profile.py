@@ -10,6 +10,7 @@ from app.core.credentials import load_token
 from app.core.download_queue import DownloadQueue
 from app.core.hub import HubClient
 from app.core.library import ModelLibrary
+from app.core.model_import import remove_abandoned_imports
 from app.core.paths import Paths
 from app.core.settings import Settings
 from app.engine.state_files import remove_states, remove_unnamed_states
@@ -59,6 +60,8 @@ class Profile:
             history.purge_deleted()
             remove_states(states, deleted)
         remove_unnamed_states(states)
+        for leftover in remove_abandoned_imports(paths.models_dir):
+            log.info("Removed %s, left by a copy into the library that was cut short", leftover)
         library = ModelLibrary(
             paths.models_dir, cache_path=paths.cache_dir / "model-metadata.json",
             linked_folders=[Path(f) for f in settings.get("library_folders")],

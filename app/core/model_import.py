@@ -3,6 +3,8 @@
 Each part is copied to a hidden temporary name in the library folder (hidden files are
 not listed), flushed to disk, and only when all parts are complete renamed to their real
 names, so a cancelled, failed or interrupted import never leaves half a model in the list.
+A copy killed part-way leaves its hidden file behind: ``remove_abandoned_imports`` (run at
+start) deletes those, but never one a running copy holds (each copy keeps a lock on it).
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from app.core.errors import LibraryError
 from app.core.units import human_size
 
+try:
+    import fcntl
+except ImportError:  # Windows: an open file cannot be deleted, which guards it as well
+    fcntl = None  # type: ignore[assignment]
+
 MARGIN = 64 << 20  # left free after an import
+TEMP_SUFFIX = ".importing"
 _CHUNK = 8 << 20
 _PROGRESS_INTERVAL = 0.1  # seconds between progress calls
 _FULL = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
@@ -54,7 +63,7 @@ def copy_model(parts: Sequence[Path], folder: Path, progress: Progress | None = 
         raise LibraryError(f"Not enough disk space to import '{name}': it needs "
                            f"{human_size(total)}, {human_size(free)} are free in {folder}.",
                            "Free some space, or link the file instead of copying it.")
-    temps = [folder / f".{target.name}.importing" for target in targets]
+    temps = [folder / f".{target.name}{TEMP_SUFFIX}" for target in targets]
     placed: list[Path] = []
     try:
         copier = _Copier(total, progress, cancel)
@@ -78,6 +87,30 @@ def copy_model(parts: Sequence[Path], folder: Path, progress: Progress | None = 
     finally:
         _remove(temps)
     return targets[0]
+
+
+def hold(file: BinaryIO) -> None:
+    """Mark an open temporary file as being written (released when it is closed)."""
+    if fcntl is not None:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_abandoned_imports(folder: Path) -> list[Path]:
+    """Delete the hidden files of copies that were killed part-way; return them.
+
+    Only Hearth's own library folder is searched; a file a running copy (this Hearth or
+    another on the same profile) holds is left alone.
+    """
+    removed = []
+    for temp in sorted(folder.rglob(f".*{TEMP_SUFFIX}")) if folder.is_dir() else []:
+        try:
+            with temp.open("rb") as file:
+                hold(file)                      # refused while a copy is writing it
+                temp.unlink()
+        except OSError:                         # BlockingIOError: in use; else: gone
+            continue
+        removed.append(temp)
+    return removed
 
 
 def _refuse_clashes(targets: list[Path]) -> None:
@@ -107,6 +140,7 @@ class _Copier:
         buffer = bytearray(_CHUNK)
         view = memoryview(buffer)
         with source.open("rb") as src, target.open("wb") as dst:
+            hold(dst)
             while True:
                 if self.cancel is not None and self.cancel.is_set():
                     raise ImportCancelled

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from app.chat.profile import Profile
 from app.core import model_import
 from app.core.errors import LibraryError, ModelFileError
 from app.core.library import ModelLibrary
-from app.core.model_import import ImportCancelled, copy_model
+from app.core.model_import import ImportCancelled, copy_model, remove_abandoned_imports
+from app.core.paths import Paths
 from tests.gguf_files import write_gguf
 
 
@@ -175,3 +179,49 @@ def test_a_folder_read_beforehand_is_linked_without_reading_it_again(
     models = library.scan()
     assert sorted(m.name for m in models) == ["a", "b"] and not any(m.error for m in models)
     assert library.cache.reads == 0  # every header came from the earlier read
+
+
+_KILLED_COPY = """
+import sys, threading
+from pathlib import Path
+from app.core.model_import import copy_model
+
+def stall(done, total):
+    print(done, flush=True)       # the parent kills us once a piece is on disk
+    threading.Event().wait()
+
+copy_model([Path(sys.argv[1])], Path(sys.argv[2]), progress=stall)
+"""
+
+
+def test_a_copy_killed_part_way_leaves_nothing_after_the_next_start(
+        tmp_path: Path, paths: Paths) -> None:
+    source = tmp_path / "big.gguf"
+    with source.open("wb") as file:
+        file.truncate(64 << 20)              # several chunks
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_COPY, str(source),
+                              str(paths.models_dir)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert child.stdout is not None and int(child.stdout.readline()) > 0
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    leftover = paths.models_dir / ".big.gguf.importing"
+    assert leftover.stat().st_size > 0       # what a killed copy leaves: hidden, big
+    Profile.open(paths)
+    assert not leftover.exists()
+    assert [p.name for p in paths.models_dir.rglob("*")] == []
+
+
+def test_a_copy_in_progress_is_never_taken_for_a_leftover(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    (folder / "sub").mkdir(parents=True)
+    abandoned = folder / "sub" / ".old.gguf.importing"
+    abandoned.write_bytes(b"half a model")
+    busy = folder / ".new.gguf.importing"
+    with busy.open("wb") as writing:          # as a running copy holds its file
+        model_import.hold(writing)
+        assert remove_abandoned_imports(folder) == [abandoned]
+        assert busy.exists() and not abandoned.exists()
+    assert remove_abandoned_imports(folder) == [busy]   # once that copy is gone
