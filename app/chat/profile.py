@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from app.core.credentials import load_token
 from app.core.download_queue import DownloadQueue
@@ -18,6 +19,15 @@ from app.storage.database import open_database
 from app.storage.history import History
 
 log = logging.getLogger(__name__)
+
+
+class EngineOptions(TypedDict):
+    """The keyword arguments ``EngineClient`` (and ``EngineBridge``) take from a profile."""
+
+    log_path: Path | None
+    state_dir: Path | None
+    state_budget_bytes: int
+    memory_budget_bytes: int
 
 
 class _DisplayNames:
@@ -71,9 +81,10 @@ class Profile:
         return cls(paths=paths, settings=settings, history=history, library=library,
                    download_queue=queue)
 
-    def engine_options(self) -> dict[str, object]:
-        """How engines started for this profile keep states and share memory."""
-        return {"state_dir": self.paths.cache_dir / "kv-states",
+    def engine_options(self) -> EngineOptions:
+        """How engines started for this profile keep states, share memory and name the log."""
+        return {"log_path": self.paths.log_path,
+                "state_dir": self.paths.cache_dir / "kv-states",
                 "state_budget_bytes": self.settings.get("kv_state_budget_mb") << 20,
                 "memory_budget_bytes": self.settings.get("engine_memory_budget_mb") << 20}
 

@@ -58,13 +58,15 @@ class DownloadJob:
         if not isinstance(data, dict):
             raise TypeError("a download job must be a JSON object")
         values: dict[str, Any] = {}
+        kinds: dict[str, type | tuple[type, ...]] = {"size": int, "received": int,
+                                                     "added_at": (int, float)}
         for spec in fields(cls):
             if spec.name not in data:
                 if spec.name in ("state", "received", "error", "added_at", "target_dir"):
                     continue
                 raise ValueError(f"download job without {spec.name!r}")
             value = data[spec.name]
-            wanted = {"size": int, "received": int, "added_at": (int, float)}.get(spec.name, str)
+            wanted = kinds.get(spec.name, str)
             if not isinstance(value, wanted) or isinstance(value, bool):
                 raise TypeError(f"download job field {spec.name!r} has a wrong type")
             values[spec.name] = value

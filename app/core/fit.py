@@ -31,7 +31,9 @@ from app.core.units import human_size
 log = logging.getLogger(__name__)
 
 NVIDIA_SMI_TIMEOUT = 2.0  # seconds
-TYPICAL_CONTEXT = 4096  # the context an estimate assumes when none is chosen
+# estimate_need_from_size, for an automatic context: without the header neither the trained
+# length nor the KV cache per token is known, so memory.automatic_context cannot decide it.
+TYPICAL_CONTEXT = 4096
 # estimate_need_from_size, for a file whose header is unknown: the KV cache per token is
 # taken as 1/8192 of the file (a Q4 Llama-2-7B without grouped-query attention needs about
 # 1/7000, current models with grouped-query attention 1/30000 or less), and the compute
@@ -62,6 +64,7 @@ class Fit:
     available: int
     where: str  # "RAM", "VRAM" or "VRAM + RAM"
     text: str
+    n_ctx: int = 0  # the context the need was estimated at (0: not known to the estimate)
 
 
 _gpu: tuple[int, int, str] | None = None
@@ -130,19 +133,15 @@ def hardware_text(hardware: Hardware) -> str:
             f"{human_size(hardware.vram_total)} VRAM")
 
 
-def _context(info: GGUFInfo | None, n_ctx: int) -> int:
-    if n_ctx > 0:
-        return n_ctx
-    trained = info.context_length if info is not None else 0
-    return min(trained or TYPICAL_CONTEXT, TYPICAL_CONTEXT)
-
-
 def estimate_need(info: GGUFInfo, n_ctx: int, type_k: str = "f16", type_v: str = "f16") -> int:
     """Bytes to run the model with ``n_ctx`` tokens of context (weights, KV cache, buffers).
 
-    ``n_ctx`` 0 (automatic) is estimated at the trained context, at most TYPICAL_CONTEXT.
+    ``n_ctx`` is the length the load gets: an automatic context (0) is decided first, by
+    ``memory.load_context``, as the engine decides it.
     """
-    return model_memory_bytes(info, _context(info, n_ctx), type_k, type_v)
+    if n_ctx <= 0:
+        raise ValueError("decide an automatic context first (memory.load_context)")
+    return model_memory_bytes(info, n_ctx, type_k, type_v)
 
 
 def estimate_need_from_size(file_size: int, n_ctx: int) -> int:
@@ -150,7 +149,8 @@ def estimate_need_from_size(file_size: int, n_ctx: int) -> int:
 
     Prefer ``estimate_need`` with the file's header (``gguf_info.read_gguf_header``).
     """
-    return file_size + file_size * _context(None, n_ctx) // _KV_SHARE_PER_TOKEN + _ROUGH_COMPUTE
+    context = n_ctx if n_ctx > 0 else TYPICAL_CONTEXT
+    return file_size + file_size * context // _KV_SHARE_PER_TOKEN + _ROUGH_COMPUTE
 
 
 def assess(need: int, hardware: Hardware, gpu_layers: int = 0, *, block_count: int = 0) -> Fit:

@@ -181,18 +181,18 @@ def _split(total: int, numbered: dict[int, Found]) -> Candidate:
 
 def linked_file(path: Path) -> Candidate:
     """The model a single linked file belongs to (with its other parts, if split)."""
-    found = []
-    for part in part_paths(path):
+    numbered: dict[int, Found] = {}  # part number (1 when not split) -> what was seen
+    for number, part in enumerate(part_paths(path), start=1):
         try:
-            found.append(Found(part, part.stat()))
+            numbered[number] = Found(part, part.stat())
         except FileNotFoundError:
             continue
         except OSError as exc:
-            found.append(Found(part, None, _unreadable(part.name, exc)))
-    if not found:
+            numbered[number] = Found(part, None, _unreadable(part.name, exc))
+    if not numbered:
         return Candidate((path,), (), f"The linked file {path} is missing.",
                          "Reconnect the drive it is on, or remove it from the library.")
     split = split_part(path.name)
     if split is None:
-        return _single(found[0])
-    return _split(split[2], {split_part(f.path.name)[1]: f for f in found})
+        return _single(numbered[1])
+    return _split(split[2], numbered)

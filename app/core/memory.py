@@ -16,11 +16,13 @@ The estimate has three parts:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import psutil
 
 from app.core.gguf_info import GGUFInfo
+from app.core.library_files import part_paths
 from app.core.protocol import KV_CACHE_TYPES
 
 MIB = 1 << 20
@@ -32,6 +34,9 @@ _KV_TYPES: dict[str, tuple[int, int]] = {
 MICRO_BATCH = 512  # llama-cpp-python's default n_ubatch
 RUNTIME_OVERHEAD = 64 * MIB
 CONTEXT_STEP = 256
+# The shortest automatic context: room for a system prompt, a question and a reply of a
+# few hundred tokens (and llama-cpp-python's batch of 512). A user may choose a shorter one
+# on purpose (generation_config.MIN_CONTEXT, 256); the automatic choice never does.
 MIN_CONTEXT = 512
 # A model's context is unknown only in odd files; llama.cpp would refuse most of them.
 FALLBACK_CONTEXT = 4096
@@ -98,17 +103,53 @@ def max_context_for_memory(info: GGUFInfo, available_bytes: int, type_k: str = "
     return min(trained, max(MIN_CONTEXT, low * CONTEXT_STEP))
 
 
-def default_context_length(info: GGUFInfo, available_bytes: int | None = None) -> int:
-    """The context length to load a model with unless the user chose one.
+def available_memory() -> int:
+    """Bytes of RAM available to a new model now (psutil's figure: reclaimable caches count).
 
-    The trained length, or less if the memory available now (a 70 % share of it) does not
-    allow that; never below 512 unless the model was trained on less.
+    The one reading an automatic context is decided from: the fit labels (through
+    ``fit.detect_hardware``, the same figure), the engine pool and the engine itself.
     """
-    if available_bytes is None:
-        available_bytes = psutil.virtual_memory().available
+    return psutil.virtual_memory().available
+
+
+def automatic_context(info: GGUFInfo, available_bytes: int, type_k: str = "f16",
+                      type_v: str = "f16") -> int:
+    """The context length an automatic load (context setting 0) gets.
+
+    The trained length, or less if the whole model (weights, a KV cache of ``type_k`` /
+    ``type_v``, compute buffers) would not fit a 70 % share of ``available_bytes``; never
+    below 512 unless the model was trained on less. ``info.file_size`` is the weights of
+    the whole model (``with_all_parts``). The fit labels, the engine pool and the engine
+    all decide through this function (``load_context``).
+    """
     budget = int(available_bytes * DEFAULT_BUDGET_SHARE)
     trained = _trained_context(info)
-    return max(min(MIN_CONTEXT, trained), max_context_for_memory(info, budget))
+    return max(min(MIN_CONTEXT, trained),
+               max_context_for_memory(info, budget, type_k, type_v))
+
+
+def load_context(info: GGUFInfo, n_ctx: int, available_bytes: int, type_k: str = "f16",
+                 type_v: str = "f16") -> int:
+    """The context a load with the context setting ``n_ctx`` gets: the setting, or when it
+    is 0 (automatic) ``automatic_context``."""
+    if n_ctx > 0:
+        return n_ctx
+    return automatic_context(info, available_bytes, type_k, type_v)
+
+
+def with_all_parts(info: GGUFInfo) -> GGUFInfo:
+    """``info`` with the weights of all its model's files as ``file_size`` (the first part
+    of a split model, which ``read_gguf_info`` reads, may hold few of them)."""
+    parts = part_paths(info.path)
+    if len(parts) == 1:
+        return info
+    size = 0
+    for part in parts:
+        try:
+            size += part.stat().st_size
+        except OSError:
+            continue  # a missing part: llama.cpp refuses the model and says so
+    return replace(info, file_size=max(size, info.file_size))
 
 
 def fit_label(required: int, available: int) -> FitLabel:

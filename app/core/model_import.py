@@ -4,7 +4,12 @@ Each part is copied to a hidden temporary name in the library folder (hidden fil
 not listed), flushed to disk, and only when all parts are complete renamed to their real
 names, so a cancelled, failed or interrupted import never leaves half a model in the list.
 A copy killed part-way leaves its hidden file behind: ``remove_abandoned_imports`` (run at
-start) deletes those, but never one a running copy holds (each copy keeps a lock on it).
+start) deletes those, but never one a running copy holds. A copy creates each hidden file
+itself (never opening one that exists) and holds a lock on it (``flock``) until it is renamed
+in or removed, every part of a split model to the end; the operating system drops the lock
+when the copy's process ends, however it ends. (On Windows an open file cannot be deleted,
+which guards it the same way.) Age or size would not do: a copy from a slow or stalled
+drive may not grow for minutes.
 """
 
 from __future__ import annotations
@@ -64,12 +69,16 @@ def copy_model(parts: Sequence[Path], folder: Path, progress: Progress | None = 
                            f"{human_size(total)}, {human_size(free)} are free in {folder}.",
                            "Free some space, or link the file instead of copying it.")
     temps = [folder / f".{target.name}{TEMP_SUFFIX}" for target in targets]
+    held: list[BinaryIO] = []  # this copy's temps, open and held until renamed or removed
     placed: list[Path] = []
     try:
         copier = _Copier(total, progress, cancel)
         for source, temp in zip(parts, temps, strict=True):
-            copier.copy(source, temp)
+            held.append(_claim(temp, name))
+            copier.copy(source, held[-1])
         _refuse_clashes(targets)
+        if fcntl is None:  # Windows renames no open file
+            _close(held)
         for temp, target in zip(temps, targets, strict=True):
             os.replace(temp, target)
             placed.append(target)
@@ -85,7 +94,10 @@ def copy_model(parts: Sequence[Path], folder: Path, progress: Progress | None = 
         _remove(placed)
         raise
     finally:
-        _remove(temps)
+        if fcntl is None:  # Windows deletes no open file
+            _close(held)
+        _remove(temps[len(placed):len(held)])  # (POSIX: while still held: no clean-up races)
+        _close(held)
     return targets[0]
 
 
@@ -103,14 +115,72 @@ def remove_abandoned_imports(folder: Path) -> list[Path]:
     """
     removed = []
     for temp in sorted(folder.rglob(f".*{TEMP_SUFFIX}")) if folder.is_dir() else []:
-        try:
-            with temp.open("rb") as file:
-                hold(file)                      # refused while a copy is writing it
-                temp.unlink()
-        except OSError:                         # BlockingIOError: in use; else: gone
-            continue
-        removed.append(temp)
+        if not temp.is_symlink() and _remove_abandoned(temp):   # (rglob enters no links)
+            removed.append(temp)
     return removed
+
+
+def _remove_abandoned(temp: Path) -> bool:
+    """Delete ``temp`` unless a running copy holds it; True when it was deleted."""
+    if fcntl is None:  # Windows: deleting fails while a copy has the file open
+        try:
+            temp.unlink()
+        except OSError:
+            return False
+        return True
+    try:
+        with temp.open("rb") as file:
+            if not _try_hold(file) or not _is_at(file, temp):
+                return False      # being written, or replaced by a new copy's file meanwhile
+            temp.unlink()
+    except OSError:               # gone already, or the folder is read-only
+        return False
+    return True
+
+
+def _claim(temp: Path, name: str) -> BinaryIO:
+    """Create ``temp`` and hold it for this copy; LibraryError while another copy writes it.
+
+    A leftover of a killed copy is deleted and made again. Between creating the file and
+    locking it, a clean-up elsewhere may take it for a leftover: then it is made again.
+    """
+    for _attempt in range(3):
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_BINARY", 0), 0o644)
+        except FileExistsError:
+            if _remove_abandoned(temp) or not os.path.lexists(temp):
+                continue
+            break
+        file = os.fdopen(fd, "wb")
+        if _try_hold(file) and _is_at(file, temp):
+            return file
+        file.close()
+    raise LibraryError(f"'{name}' is being copied into the library already (by this or "
+                       "another Hearth window).", "Wait for that copy to end, or stop it.")
+
+
+def _try_hold(file: BinaryIO) -> bool:
+    try:
+        hold(file)
+    except OSError:  # BlockingIOError: another copy (or a clean-up) holds it
+        return False
+    return True
+
+
+def _is_at(file: BinaryIO, path: Path) -> bool:
+    """True if ``path`` still names the open ``file`` (not deleted or replaced meanwhile)."""
+    try:
+        here, there = os.fstat(file.fileno()), os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _close(files: list[BinaryIO]) -> None:
+    for file in files:
+        with contextlib.suppress(OSError):
+            file.close()
 
 
 def _refuse_clashes(targets: list[Path]) -> None:
@@ -136,11 +206,11 @@ class _Copier:
         self.progress, self.cancel = progress, cancel
         self._reported = 0.0
 
-    def copy(self, source: Path, target: Path) -> None:
+    def copy(self, source: Path, dst: BinaryIO) -> None:
+        """Copy ``source`` into the open ``dst`` and flush it to disk (``dst`` stays open)."""
         buffer = bytearray(_CHUNK)
         view = memoryview(buffer)
-        with source.open("rb") as src, target.open("wb") as dst:
-            hold(dst)
+        with source.open("rb") as src:
             while True:
                 if self.cancel is not None and self.cancel.is_set():
                     raise ImportCancelled

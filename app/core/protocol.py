@@ -228,7 +228,9 @@ def encode(message: Message) -> dict[str, Any]:
     wire: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": message.TYPE}
     for f in dataclasses.fields(message):
         value = getattr(message, f.name)
-        wire[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = dataclasses.asdict(value)
+        wire[f.name] = value
     return wire
 
 
@@ -239,9 +241,10 @@ def decode(wire: Any) -> Message:
     version = wire.get("v")
     if version != PROTOCOL_VERSION:
         raise ProtocolError(f"protocol version {version!r}, expected {PROTOCOL_VERSION}")
-    cls = _TYPES.get(wire.get("type"))  # type: ignore[arg-type]
+    kind = wire.get("type")
+    cls = _TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise ProtocolError(f"unknown message type {wire.get('type')!r}")
+        raise ProtocolError(f"unknown message type {kind!r}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in wire:

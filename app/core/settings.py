@@ -48,6 +48,10 @@ class Setting:
         if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
             raise SettingsError(f"Setting '{self.name}' must be a {self.type.__name__}, "
                                 f"not {value!r}.")
+        return self._in_range(value)
+
+    def _in_range(self, value: Any) -> SettingValue:
+        """Return ``value`` (already of this setting's type) if within its limits and choices."""
         if self.minimum is not None and value < self.minimum:
             raise SettingsError(f"Setting '{self.name}' must be at least {self.minimum:g}.")
         if self.maximum is not None and value > self.maximum:
@@ -58,12 +62,17 @@ class Setting:
         return value
 
 
-def _model(*args: Any, **kwargs: Any) -> Setting:
-    return Setting(*args, per_model=True, **kwargs)
+def _model(name: str, kind: type, default: SettingValue, minimum: float | None = None,
+           maximum: float | None = None, doc: str = "", *,
+           choices: tuple[str, ...] = ()) -> Setting:
+    return Setting(name, kind, default, minimum, maximum, doc, choices, per_model=True)
 
 
-def _chat(*args: Any, **kwargs: Any) -> Setting:
-    return Setting(*args, per_model=True, per_conversation=True, **kwargs)
+def _chat(name: str, kind: type, default: SettingValue, minimum: float | None = None,
+          maximum: float | None = None, doc: str = "", *,
+          choices: tuple[str, ...] = ()) -> Setting:
+    return Setting(name, kind, default, minimum, maximum, doc, choices, per_model=True,
+                   per_conversation=True)
 
 
 SCHEMA: dict[str, Setting] = {s.name: s for s in (
@@ -71,8 +80,6 @@ SCHEMA: dict[str, Setting] = {s.name: s for s in (
     # The model library and the hub.
     Setting("library_folders", list, [], doc="Folders of GGUF files used where they are."),
     Setting("library_files", list, [], doc="Single GGUF files used where they are."),
-    Setting("fit_context", int, 4096, 512, 1 << 20,
-            "Context length the memory estimate of each model assumes."),
     Setting("hub_endpoint", str, "", doc="Hugging Face address or mirror; empty = "
             "HF_ENDPOINT or the official hub."),
     _model("display_name", str, "", doc="Name shown for the model; empty = file name."),
@@ -123,8 +130,7 @@ def validate_values(values: dict[str, Any], *, layer: str) -> dict[str, Any]:
     checked = {}
     for name, value in values.items():
         spec = SCHEMA.get(name)
-        allowed = spec and (spec.per_model if layer == "model" else spec.per_conversation)
-        if not allowed:
+        if spec is None or not (spec.per_model if layer == "model" else spec.per_conversation):
             raise SettingsError(f"'{name}' cannot be set per {layer}.")
         checked[name] = spec.validate(value)
     return checked

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 import jinja2
 import jinja2.ext
@@ -92,7 +92,7 @@ class _Raised(Exception):
 class _IgnoreGenerationTags(jinja2.ext.Extension):
     """Pass-through for Hugging Face's ``{% generation %}`` chat-template tag."""
 
-    tags: ClassVar[set[str]] = {"generation"}
+    tags = {"generation"}  # noqa: RUF012  # jinja2.ext.Extension declares it a plain attribute
 
     def parse(self, parser: Any) -> Any:
         parser.stream.skip(1)

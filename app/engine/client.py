@@ -16,6 +16,7 @@ effect after the reply.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import queue
@@ -33,6 +34,8 @@ import psutil
 
 from app.core import protocol as p
 from app.engine import worker
+from app.engine.load_plan import LoadPlan, plan_load, replan
+from app.engine.worker import bug_message
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ class _EngineProcess:
         events_in.close()
         self._on_event = on_event
         self.memory_bytes = memory_bytes  # the estimate it was started with
+        self.requested: p.ModelSpec | None = None  # the spec last asked of it...
+        self.plan: LoadPlan | None = None          # ...and as sent: its context decided
         self._open: dict[str, str] = {}  # request id -> command type
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when a request ends
@@ -165,14 +170,18 @@ class EngineClient:
     ``on_event`` is called on a background thread with every event, in the order each
     engine sent them. ``state_dir`` (with ``state_budget_bytes``) lets engines keep
     conversations' KV states on disk; ``memory_budget_bytes`` bounds the models kept loaded
-    (0: half the machine's RAM).
+    (0: half the machine's RAM). ``log_path``: where this process logs, named to the user
+    when an engine hits a bug (its traceback comes with the error event and is logged here).
     """
 
     def __init__(self, on_event: EventHandler, state_dir: Path | None = None,
-                 state_budget_bytes: int = 0, memory_budget_bytes: int = 0) -> None:
+                 state_budget_bytes: int = 0, memory_budget_bytes: int = 0,
+                 log_path: Path | None = None) -> None:
         self._on_event = on_event
+        self._log_path = str(log_path) if log_path else None
         self._options = {"state_dir": str(state_dir) if state_dir else None,
-                         "state_budget_bytes": state_budget_bytes}
+                         "state_budget_bytes": state_budget_bytes,
+                         "log_path": self._log_path}
         self.memory_budget_bytes = memory_budget_bytes or psutil.virtual_memory().total // 2
         self._pool: OrderedDict[str, _EngineProcess] = OrderedDict()  # model path -> engine
         self._lock = threading.Lock()
@@ -238,13 +247,21 @@ class EngineClient:
                     request_id=command.request_id, code=p.ErrorCode.ENGINE_CRASHED,
                     message=f"The model engine could not be started ({exc}). Close other "
                             "programs or restart Hearth, then try again."))
+            except Exception as exc:  # a bug: it must not leave the request unanswered
+                log.exception("Engine pool failed on request %s", command.request_id)
+                with self._lock:
+                    self._queued.discard(command.request_id)
+                self._on_event(p.Error(request_id=command.request_id,
+                                       code=p.ErrorCode.INTERNAL,
+                                       message=bug_message(exc, self._log_path)))
 
     def _deliver(self, model: p.ModelSpec, command: p.Chat | p.Load) -> None:
         for attempt in (1, 2):
             proc = self._engine_for(model)
+            planned = dataclasses.replace(command, model=self._planned_spec(proc, model))
             with self._lock:
                 try:
-                    proc.send(command)
+                    proc.send(planned)
                 except (OSError, ValueError):  # died between the check and the send
                     self._pool.pop(model.path, None)
                     if attempt == 2:
@@ -264,8 +281,8 @@ class EngineClient:
                 self._pool.move_to_end(model.path)
                 return proc
             self._pool.pop(model.path, None)
-        need = estimate_memory(model)
-        for victim in self._victims(need):
+        plan = plan_load(model)
+        for victim in self._victims(plan.memory_bytes):
             victim.wait_idle(self._closing)   # a reply in progress is never cut off
             with self._lock:
                 for path, proc in list(self._pool.items()):
@@ -275,10 +292,20 @@ class EngineClient:
             victim.stop(timeout=5)
         if self._closing.is_set():
             raise _Closing
-        proc = _EngineProcess(self._on_event, self._options, need)
+        proc = _EngineProcess(self._on_event, self._options, plan.memory_bytes)
+        proc.requested, proc.plan = model, plan
         with self._lock:
             self._pool[model.path] = proc
         return proc
+
+    @staticmethod
+    def _planned_spec(proc: _EngineProcess, model: p.ModelSpec) -> p.ModelSpec:
+        """``model`` as ``proc`` is sent it: with the context planned for it (pool thread)."""
+        assert proc.plan is not None and proc.requested is not None  # set by _engine_for
+        if model != proc.requested:   # other settings: the engine reloads in place
+            proc.plan = replan(proc.plan, proc.requested, model, proc.memory_bytes)
+        proc.requested, proc.memory_bytes = model, proc.plan.memory_bytes
+        return proc.plan.spec
 
     def _victims(self, need: int) -> list[_EngineProcess]:
         """Engines to stop so that ``need`` more bytes fit: idle ones first, then LRU."""
@@ -341,16 +368,3 @@ class EngineClient:
         for proc in stopping:
             proc.stop(timeout)
 
-
-def estimate_memory(model: p.ModelSpec) -> int:
-    """Bytes an engine serving ``model`` will use (0 if the file cannot be read here)."""
-    from app.core.errors import HearthError
-    from app.core.gguf_info import read_gguf_info
-    from app.core.memory import default_context_length, model_memory_bytes
-
-    try:
-        info = read_gguf_info(model.path)
-    except HearthError:
-        return 0  # the engine will report the problem
-    n_ctx = model.n_ctx or default_context_length(info)
-    return model_memory_bytes(info, n_ctx, model.type_k, model.type_v)

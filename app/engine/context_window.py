@@ -131,7 +131,8 @@ def fit_prompt(messages: Messages, render: Render, n_ctx: int, reserve: int, pol
         "Shorten the message, or raise the context length.")
 
 
-def _smallest_fitting(cuts: list[int], attempt: Render, limit: int) -> int | None:
+def _smallest_fitting(cuts: list[int], attempt: Callable[[int], list[int]],
+                      limit: int) -> int | None:
     """The smallest cut whose prompt fits ``limit`` (binary search: longer cut, shorter prompt)."""
     low, high, found = 0, len(cuts) - 1, None
     while low <= high:

@@ -13,7 +13,7 @@ import llama_cpp
 from app.core.errors import ModelFileError
 from app.core.gguf_info import GGUFInfo, read_gguf_info
 from app.core.hardware import logical_cores, physical_cores
-from app.core.memory import default_context_length
+from app.core.memory import available_memory, load_context, with_all_parts
 from app.core.protocol import ModelSpec
 from app.engine import llama_log
 from app.engine.chat_templates import TemplateChoice, choose_template, render_messages
@@ -40,7 +40,9 @@ class LoadedModel:
             raise
 
     def _open(self, spec: ModelSpec) -> None:
-        n_ctx = spec.n_ctx or default_context_length(self.info)
+        # The pool sends the context it planned (client.plan_load); other callers may send 0.
+        n_ctx = load_context(with_all_parts(self.info), spec.n_ctx, available_memory(),
+                             spec.type_k, spec.type_v)
         gpu_layers = self._gpu_layers(spec)
         started = time.perf_counter()
         self.llama = self._load(spec, n_ctx, gpu_layers)

@@ -221,7 +221,7 @@ class ThreadTuner:
 
     def most_used(self) -> int:
         """The count that made most of this reply's tokens (0: it made none)."""
-        return max(self.used, key=self.used.get) if self.used else 0
+        return max(self.used, key=lambda count: self.used[count]) if self.used else 0
 
 
 def _free(cores: int, others_busy: float) -> int:

@@ -16,10 +16,13 @@ import threading
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core import protocol as p
 from app.core.errors import ContextFullError, HearthError, ModelFileError, SettingsError
+
+if TYPE_CHECKING:
+    from app.engine.session import ModelSession
 
 log = logging.getLogger("hearth.engine")
 
@@ -36,11 +39,13 @@ def _error_code(exc: HearthError) -> str:
     return p.ErrorCode.INTERNAL
 
 
-def bug_message(exc: BaseException) -> str:
-    """What the user reads about a bug in the engine (its traceback goes to the log)."""
+def bug_message(exc: BaseException, log_path: str | None = None) -> str:
+    """What the user reads about a bug in the engine (its traceback goes to the log, which
+    the GUI process writes at ``log_path``)."""
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    where = f": {log_path}" if log_path else " (hearth.log)"
     return (f"The model engine hit an unexpected problem ({what[:300]}). This is a bug in "
-            "Hearth; the details are in Hearth's log (hearth.log). The engine keeps running: "
+            f"Hearth; the details are in Hearth's log{where}. The engine keeps running: "
             "try again, or choose other settings.")
 
 
@@ -53,7 +58,7 @@ class EngineWorker:
         self._cancelled: set[str] = set()
         self._cancel_all = threading.Event()
         self._options = options
-        self._session = None  # ModelSession, imported lazily with llama_cpp
+        self._session: ModelSession | None = None  # imported lazily with llama_cpp
 
     def send(self, message: p.Message) -> None:
         """Send an event to the GUI process."""
@@ -92,7 +97,8 @@ class EngineWorker:
             details = traceback.format_exc()
             sys.stderr.write(details)
             self.send(p.Error(request_id=request_id, code=p.ErrorCode.INTERNAL,
-                              message=bug_message(exc), details=details))
+                              message=bug_message(exc, self._options.get("log_path")),
+                              details=details))
         finally:
             self._cancelled.discard(request_id)
         return True

@@ -9,6 +9,7 @@ roots, hidden system prompts, tool calls and tool output never disconnects a bra
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +82,9 @@ def _message(node_id: str, message: Any, fallback_time: datetime) -> ImportedMes
         return None
     author = message.get("author")
     role = author.get("role") if isinstance(author, dict) else None
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     if (role not in ("user", "assistant") or metadata.get("is_visually_hidden_from_conversation")
             or message.get("recipient") not in (None, "all")):   # a call to a tool
         return None
@@ -105,15 +108,15 @@ def _message(node_id: str, message: Any, fallback_time: datetime) -> ImportedMes
 class _Tree:
     """The nodes' parent links, and each node's nearest ancestor that is kept."""
 
-    def __init__(self, mapping: dict[str, Any], kept: set[str]) -> None:
-        self._parent = {node_id: _key(node.get("parent"), mapping)
-                        for node_id, node in mapping.items()}
+    def __init__(self, mapping: dict[str, Any], kept: set[Hashable]) -> None:
+        self._parent: dict[Hashable, Hashable | None] = {
+            node_id: _key(node.get("parent"), mapping) for node_id, node in mapping.items()}
         self._kept = kept
-        self._nearest: dict[str, str | None] = {}
+        self._nearest: dict[Hashable, Hashable | None] = {}
 
-    def nearest_kept(self, node_id: str | None) -> str | None:
+    def nearest_kept(self, node_id: Hashable | None) -> Hashable | None:
         """``node_id`` itself if kept, else its closest kept ancestor (None: none)."""
-        walked: list[str] = []
+        walked: list[Hashable] = []
         while node_id is not None and node_id not in self._kept and node_id not in self._nearest:
             if node_id in walked:
                 raise MalformedConversation("its messages answer each other in a loop")
@@ -123,7 +126,7 @@ class _Tree:
         self._nearest.update(dict.fromkeys(walked, found))
         return found
 
-    def parent(self, node_id: str) -> str | None:
+    def parent(self, node_id: Hashable) -> Hashable | None:
         """The parent of ``node_id`` in the file."""
         return self._parent.get(node_id)
 
@@ -161,7 +164,8 @@ def chatgpt_conversation(raw: Any) -> tuple[ImportedConversation, list[str]]:
     leaf = tree.nearest_kept(_key(current, mapping))
     by_key = {m.key: m for m in messages}
     leaf = leaf or max(messages, key=lambda m: m.created_at).key
-    path, key = [], leaf
+    path: list[ImportedMessage] = []
+    key: Hashable | None = leaf
     while key is not None and len(path) <= len(messages):
         path.insert(0, by_key[key])
         key = by_key[key].parent_key

@@ -47,7 +47,7 @@ def is_condition(exc: BaseException) -> bool:
     return isinstance(cause, sqlite3.Error) and name.startswith(_CONDITIONS)
 
 
-def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, false, func, select, text, update
+from sqlalchemy import CursorResult, delete, false, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.protocol import ReplyStats
@@ -188,8 +188,9 @@ class History:
         truncates the log leaves no old copy of the pages behind.
         """
         with self._sessions.begin() as session:
-            gone = session.execute(delete(Conversation).where(
-                Conversation.deleted_at.is_not(None))).rowcount or 0
+            deleted = cast(CursorResult[Any], session.execute(delete(Conversation).where(
+                Conversation.deleted_at.is_not(None))))
+            gone = deleted.rowcount or 0
             if gone:
                 session.execute(text("INSERT INTO messages_fts(messages_fts) "
                                      "VALUES ('optimize')"))
@@ -322,9 +323,9 @@ class History:
     def recover_interrupted(self) -> int:
         """Mark replies left streaming by a crash as interrupted; return how many."""
         with self._sessions.begin() as session:
-            result = session.execute(update(Message)
-                                     .where(Message.status == MessageStatus.STREAMING)
-                                     .values(status=MessageStatus.INTERRUPTED))
+            result = cast(CursorResult[Any], session.execute(
+                update(Message).where(Message.status == MessageStatus.STREAMING)
+                .values(status=MessageStatus.INTERRUPTED)))
             return result.rowcount or 0
 
 

@@ -11,9 +11,9 @@ import heapq
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.storage.export import FLOAT_STATS, INT_STATS, TEXT_STATS, utc
@@ -116,7 +116,7 @@ def store_conversation(session: Session, conversation: ImportedConversation) -> 
         # One executemany; SQLite gives a new conversation's rows ascending ids in the
         # order inserted (this transaction holds the write lock), so they are read back
         # in order. Parents are linked in a second statement, once every row has its id.
-        session.connection().execute(insert(Message.__table__), values)
+        session.connection().execute(insert(cast(Table, Message.__table__)), values)
         ids = session.scalars(select(Message.id).where(Message.conversation_id == row.id)
                               .order_by(Message.id)).all()
         new_ids = {m.key: new_id for m, new_id in zip(ordered, ids, strict=True)}

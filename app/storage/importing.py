@@ -60,7 +60,8 @@ def _decode(data: bytes, name: str, hint: str) -> Any:
     except UnicodeDecodeError:
         raise HistoryImportError(f"{name} is not a text file.", hint) from None
     except (json.JSONDecodeError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        where = (f" (line {exc.lineno}, column {exc.colno})"
+                 if isinstance(exc, json.JSONDecodeError) else "")
         raise HistoryImportError(f"{name} is not valid JSON{where}.", hint) from None
 
 

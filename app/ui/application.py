@@ -60,6 +60,8 @@ def _warn_lastingly(window: MainWindow, text: str) -> None:
 def run_gui(paths: Paths, model_path: str | None = None) -> int:
     """Open the main window on ``paths`` and run until it closes."""
     window = open_window(paths, model_path)
-    code = QApplication.instance().exec()
+    app = QApplication.instance()
+    assert app is not None  # open_window made it
+    code = app.exec()
     del window
     return code

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
@@ -20,6 +22,7 @@ from PySide6.QtGui import (
     QColor,
     QGuiApplication,
     QKeySequence,
+    QMouseEvent,
     QPainter,
     QPalette,
     QTextDocument,
@@ -95,11 +98,12 @@ class MessageDelegate(QStyledItemDelegate):
         return (QRect(right - width - 4, top - 2, arrow + 6, height + 4),
                 QRect(right - arrow + 2, top - 2, arrow + 6, height + 4))
 
-    def editorEvent(self, event: QEvent, model: object, option: QStyleOptionViewItem,
+    def editorEvent(self, event: QEvent, model: QAbstractItemModel,
+                    option: QStyleOptionViewItem,
                     index: Index) -> bool:
         if event.type() == QEvent.Type.MouseButtonRelease:
             previous, following = self._arrow_rects(option, index)
-            position = event.position().toPoint()
+            position = cast(QMouseEvent, event).position().toPoint()
             for rect, step in ((previous, -1), (following, 1)):
                 if rect.contains(position):
                     self.version_clicked.emit(index.row(), step)
@@ -208,8 +212,10 @@ class ChatView(QListView):
         if index.isValid():
             emit(index.row())
 
-    def setModel(self, model: MessageListModel) -> None:
+    def setModel(self, model: QAbstractItemModel | None) -> None:
         super().setModel(model)
+        if model is None:
+            return
         model.dataChanged.connect(self._grew)
         model.rowsAboutToBeInserted.connect(self._remember_position)
         model.rowsInserted.connect(self._inserted)
@@ -250,7 +256,9 @@ class ChatView(QListView):
                           QAbstractItemView.ScrollHint.PositionAtTop) -> bool:
         """Select and show a message of the path (reading older pages as needed)."""
         model = self.model()
-        row = model.find(message_id) if isinstance(model, MessageListModel) else None
+        if not isinstance(model, MessageListModel):
+            return False
+        row = model.find(message_id)
         if row is None:
             return False
         self.executeDelayedItemsLayout()

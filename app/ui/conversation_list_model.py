@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QByteArray, QModelIndex, Qt
 
 from app.storage.history import ConversationInfo, History
 from app.ui.row_list_model import Index, RowListModel
@@ -63,9 +63,10 @@ class ConversationListModel(RowListModel[ConversationInfo]):
             return row.pinned
         return None
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {Qt.ItemDataRole.DisplayRole: b"title", self.IdRole: b"conversationId",
-                self.PinnedRole: b"pinned"}
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = {Qt.ItemDataRole.DisplayRole: b"title", self.IdRole: b"conversationId",
+                 self.PinnedRole: b"pinned"}
+        return {role: QByteArray(name) for role, name in names.items()}
 
     def conversation_id(self, row: int) -> int | None:
         """Database id of the conversation in ``row``."""

@@ -143,13 +143,24 @@ class DownloadRunner(QObject):
         self._stopped = threading.Event()
         self._meters[job.id] = _Meter()
         self.job_changed.emit(job.id)
+        job_id = job.id
+
+        def progressed(received: int) -> None:
+            self._progress(job_id, received)
+
+        def transferred(path: Path) -> None:
+            self._finished(job_id, path, None)
+
+        def failed(exc: BaseException) -> None:
+            self._finished(job_id, None, exc)
+
         # The client is made on the pool's thread: reading the token may wait on the keyring.
         BackgroundOp(self._transfer, job, self._client, part_path=self.queue.part_path(job),
                      library_dir=self.queue.library_dir, cancel=self._cancel,
                      stall_timeout=self._stall_timeout, stopped=self._stopped) \
-            .with_progress(lambda received, job_id=job.id: self._progress(job_id, received)) \
-            .success(lambda path, job_id=job.id: self._finished(job_id, path, None)) \
-            .failure(lambda exc, job_id=job.id: self._finished(job_id, None, exc)) \
+            .with_progress(progressed) \
+            .success(transferred) \
+            .failure(failed) \
             .run_in_background()
 
     def shutdown(self, timeout: float = 5.0) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -93,20 +93,20 @@ class DownloadListModel(RowListModel[DownloadJob]):
 class _DownloadDelegate(QStyledItemDelegate):
     """Draws a job as its name, a progress bar and its status line."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        view = self.parent()
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        view = cast(QListView, self.parent())  # the page's view, which made this delegate
         width = view.viewport().width() - 2 * view.spacing()
         line = option.fontMetrics.height()
         return QSize(width, 2 * line + 16 + self._status_height(option, index, width))
 
     @staticmethod
-    def _status_height(option: QStyleOptionViewItem, index: QModelIndex, width: int) -> int:
+    def _status_height(option: QStyleOptionViewItem, index: Index, width: int) -> int:
         status = str(index.data(DownloadListModel.StatusRole) or "")
         bounds = option.fontMetrics.boundingRect(QRect(0, 0, max(50, width - 16), 10_000),
                                                  Qt.TextFlag.TextWordWrap, status)
         return bounds.height()
 
-    def paint(self, painter: Any, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
                             option.widget)

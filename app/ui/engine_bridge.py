@@ -21,7 +21,9 @@ class EngineBridge(QObject):
         error(str, str, str): request id, error code, message for the user.
     """
 
-    event = Signal(object)
+    # Public API. The stubs see it replacing QObject.event(); PySide overrides virtuals only
+    # with methods, so Qt's own event() (queued calls, deleteLater) still runs.
+    event = Signal(object)  # type: ignore[assignment]
     loaded = Signal(object)
     delta = Signal(str, str)
     done = Signal(str, object)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -63,8 +64,9 @@ def confirm_deletion(parent: QWidget, title: str, question: str, database_path: 
     without = box.addButton("Delete, keep the backups", QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(with_backups)
     box.exec()
-    clicked = box.clickedButton()
-    return {with_backups: DELETE_WITH_BACKUPS, without: DELETE}.get(clicked)
+    answers: dict[QAbstractButton | None, str] = {with_backups: DELETE_WITH_BACKUPS,
+                                                  without: DELETE}
+    return answers.get(box.clickedButton())
 
 
 class HistoryBackupsDialog(QDialog):
@@ -83,6 +85,7 @@ class HistoryBackupsDialog(QDialog):
         intro.setWordWrap(True)
         self.list = QListWidget()
         spec = SCHEMA["keep_history_backups"]
+        assert spec.minimum is not None and spec.maximum is not None  # the schema gives both
         self.keep = QSpinBox()
         self.keep.setRange(int(spec.minimum), int(spec.maximum))
         self.keep.setValue(settings.get("keep_history_backups"))

@@ -197,7 +197,8 @@ class HubPage(QWidget):
         if listing.repo_id != self._pending_repo:
             return  # the user has moved on to another repository
         self.listing, self._remote = listing, remote
-        rows = [(f, self._assess(f, remote.info)) for f in listing.files]
+        rows: list[tuple[HubFile, Fit | None]] = [(f, self._assess(f, remote.info))
+                                                  for f in listing.files]
         fits = {f: fit.label for f, fit in rows if fit}
         recommended = recommend(listing.files, fits.get)
         self.files.set_files(rows, recommended)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
@@ -17,13 +18,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.errors import HearthError
+from app.core.fit import Fit
 from app.core.library import LibraryModel, ModelLibrary
 from app.core.model_import import ImportCancelled
 from app.core.settings import Settings
@@ -51,7 +52,7 @@ class LibraryPage(QWidget):
     settings_requested = Signal(str)
 
     def __init__(self, library: ModelLibrary, scanner: LibraryScanner, settings: Settings,
-                 assess: Callable[[LibraryModel], object],
+                 assess: Callable[[LibraryModel], Fit | None],
                  loaded: Callable[[], list[str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library, self.settings, self._loaded = library, settings, loaded
@@ -89,13 +90,6 @@ class LibraryPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.context_spin = QSpinBox()
-        self.context_spin.setRange(512, 1 << 20)
-        self.context_spin.setSingleStep(1024)
-        self.context_spin.setValue(self.settings.get("fit_context"))
-        self.context_spin.setSuffix(" tokens")
-        self.context_spin.setToolTip("Memory is estimated for this context length (or the "
-                                     "model's trained length, if shorter)")
         self.hardware_label = QLabel()
         self.details = QLabel()
         self.details.setWordWrap(True)
@@ -117,8 +111,6 @@ class LibraryPage(QWidget):
         self.settings_button = QPushButton("Settings…")
         self.delete_button = QPushButton("Delete…")
         top = QHBoxLayout()
-        top.addWidget(QLabel("Estimate memory for"))
-        top.addWidget(self.context_spin)
         top.addWidget(self.hardware_label, 1)
         buttons = QHBoxLayout()
         for button in (self.add_button, self.link_button, self.unlink_button,
@@ -135,7 +127,6 @@ class LibraryPage(QWidget):
         layout.addWidget(self.table, 3)
         layout.addWidget(self.details, 1)
         layout.addLayout(buttons)
-        self.context_spin.editingFinished.connect(self._context_changed)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_current())
         self.add_button.clicked.connect(lambda: self.add_file())
         self.stop_copy_button.clicked.connect(self.stop_copying)
@@ -200,7 +191,7 @@ class LibraryPage(QWidget):
         usable = model is not None and not model.error
         for button in (self.rename_button, self.default_button, self.settings_button):
             button.setEnabled(usable)
-        if usable and str(model.path) == default:
+        if model is not None and usable and str(model.path) == default:
             self.default_button.setEnabled(False)  # it is already
         self.delete_button.setEnabled(model is not None and model.source != "folder")
         self.delete_button.setToolTip(
@@ -209,11 +200,6 @@ class LibraryPage(QWidget):
         self.delete_button.setText("Remove link…" if model and model.source == "file"
                                    else "Delete…")
         self.unlink_button.setEnabled(model is not None and model.source == "folder")
-
-    def _context_changed(self) -> None:
-        self.settings.set("fit_context", self.context_spin.value())
-        self.table_model.refit()
-        self._show_current()
 
     # -- changing --------------------------------------------------------------------
     def add_file(self, path: str | None = None, mode: str | None = None) -> None:
@@ -230,6 +216,15 @@ class LibraryPage(QWidget):
             self._run(lambda: self.library.import_file(Path(path), "link"))
             return
         cancel = threading.Event()
+
+        def copied(new: Path) -> None:
+            self._copy_ended(cancel)
+            self._changed(str(new))
+
+        def failed(error: BaseException) -> None:
+            self._copy_ended(cancel)
+            self._failed(error)
+
         self.details.setText(f"Copying {Path(path).name}…")
         self._copies.add(cancel)
         self.stop_copy_button.show()
@@ -237,8 +232,8 @@ class LibraryPage(QWidget):
             .with_cancel(cancel) \
             .with_progress(lambda done: self.details.setText(
                 f"Copying {Path(path).name}: {human_size(done[0])} of {human_size(done[1])}")) \
-            .success(lambda new: self._copy_ended(cancel) or self._changed(str(new))) \
-            .failure(lambda error: self._copy_ended(cancel) or self._failed(error)) \
+            .success(copied) \
+            .failure(failed) \
             .run_in_background()
 
     def _copy_ended(self, cancel: threading.Event) -> None:
@@ -257,8 +252,12 @@ class LibraryPage(QWidget):
         copy = box.addButton("Copy into library", QMessageBox.ButtonRole.AcceptRole)
         link = box.addButton("Use where it is", QMessageBox.ButtonRole.ActionRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: button in (copy, link) and self.add_file(
-            path, "copy" if button is copy else "link"))
+
+        def clicked(button: QAbstractButton) -> None:
+            if button in (copy, link):
+                self.add_file(path, "copy" if button is copy else "link")
+
+        box.buttonClicked.connect(clicked)
         self.add_question = box  # kept for tests; it closes itself
         box.open()
 
@@ -285,8 +284,8 @@ class LibraryPage(QWidget):
     def unlink_folder(self) -> None:
         """Stop using the linked folder that holds the selected model (its files stay)."""
         model = self.current()
-        folder = model and next((f for f in self.library.linked_folders
-                                 if model.path.is_relative_to(f)), None)
+        folder = None if model is None else next(
+            (f for f in self.library.linked_folders if model.path.is_relative_to(f)), None)
         if folder is not None:
             self._run(lambda: self.library.unlink_folder(folder))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -56,9 +57,10 @@ QUIT_WAIT_S = 5.0  # how long closing waits for background work to end
 class _ElidingDelegate(QStyledItemDelegate):
     """Keeps list rows as wide as the view, so long titles end in "…" instead of scrolling."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
-        view = self.parent()
+        view = cast(QListView, self.parent())  # the conversation list that made this delegate
         return QSize(min(hint.width(), view.viewport().width()), hint.height())
 
 
@@ -383,14 +385,18 @@ class MainWindow(QMainWindow):
             elif rescan:
                 self.models.set_models(self.scanner.scan_now().models)  # start-up only
             row = self.models.row_of(select) if select else None
-            if row is None or self.models.entry(row).error:
-                row = next((i for i in range(self.models.rowCount())
-                            if not self.models.entry(i).error), None)
+            if row is None or not self._usable(row):
+                row = next((i for i in range(self.models.rowCount()) if self._usable(i)), None)
             self.model_picker.setCurrentIndex(row if row is not None else -1)
         finally:
             self.model_picker.blockSignals(False)
         if self.current_model_path() != before:
             self._model_chosen(self.model_picker.currentIndex(), by_user=False)
+
+    def _usable(self, row: int) -> bool:
+        """Whether the picker's model in ``row`` can be loaded (a readable, whole file)."""
+        entry = self.models.entry(row)
+        return entry is not None and not entry.error
 
     def _model_chosen(self, row: int, by_user: bool = True) -> None:
         path = self.current_model_path()
@@ -414,9 +420,10 @@ class MainWindow(QMainWindow):
             self.banner.show_message(str(exc))
             return
         entry = self.models.entry(row) if row is not None else None
-        fit = entry and fit_of_model(entry, self.profile.settings,
-                                     detect_hardware(wait_for_gpu=False))
-        if fit and fit.label == "too big":  # not loaded ahead; sending a message loads it
+        fit = None if entry is None else fit_of_model(entry, self.profile.settings,
+                                                      detect_hardware(wait_for_gpu=False))
+        # Not loaded ahead; sending a message loads it.
+        if entry is not None and fit and fit.label == "too big":
             self.banner.show_message(f"{entry.name} may not fit in this computer's memory "
                                      f"({fit.text}). It may load slowly or fail; a smaller "
                                      "quantisation or a shorter context would fit better.")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
 
 from app.ui import history_transfer
 
@@ -41,7 +42,7 @@ def build_menus(window: MainWindow) -> None:
             job.finished.connect(imported)
             job.failed.connect(imported)  # the chats stored before the failure stay
 
-    menus: dict[str, object] = {}
+    menus: dict[str, QMenu] = {}
     add("&Chat", "New chat", window.new_chat)
     chat_menu = menus["&Chat"]
     for action in (window.actions_.rename_action, window.actions_.pin_action,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QByteArray, QModelIndex, Qt
 
 from app.core.stats_text import describe_stats
 from app.storage.history import StoredMessage
@@ -146,8 +146,9 @@ class MessageListModel(RowListModel[MessageRow]):
             return row.version
         return None
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {Qt.ItemDataRole.DisplayRole: b"text", self.RoleRole: b"role",
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = {Qt.ItemDataRole.DisplayRole: b"text", self.RoleRole: b"role",
                 self.StatusRole: b"status", self.ErrorRole: b"error",
                 self.DetailsRole: b"details", self.IdRole: b"messageId",
                 self.VersionRole: b"version"}
+        return {role: QByteArray(name) for role, name in names.items()}

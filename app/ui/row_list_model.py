@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QAbstractListModel,
     QAbstractTableModel,
     QModelIndex,
@@ -16,15 +17,22 @@ Index = QModelIndex | QPersistentModelIndex
 Row = TypeVar("Row")
 
 
-class _Rows(Generic[Row]):
+if TYPE_CHECKING:  # the mixin is only ever mixed into a Qt item model, which gives it Qt's API
+    _ItemModel = QAbstractItemModel
+else:
+    class _ItemModel:
+        """Nothing at run time: the Qt class mixed in after ``_Rows`` gives Qt's API."""
+
+
+class _Rows(_ItemModel, Generic[Row]):
     """The rows of a model (a mixin for a Qt item model class)."""
 
     _rows: list[Row]
 
     def _reset(self, rows: list[Row]) -> None:
-        self.beginResetModel()  # type: ignore[attr-defined]
+        self.beginResetModel()
         self._rows = rows
-        self.endResetModel()  # type: ignore[attr-defined]
+        self.endResetModel()
 
     def _row_at(self, index: Index) -> Row | None:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
@@ -55,7 +57,7 @@ class SearchHitDelegate(QStyledItemDelegate):
         return min(doc.size().height(), _SNIPPET_LINES * option.fontMetrics.lineSpacing())
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        view = self.parent()
+        view = cast(QListView, self.parent())  # the results view that made this delegate
         option = QStyleOptionViewItem(option)
         option.rect.setWidth(view.viewport().width())
         height = option.fontMetrics.height() + self._snippet_height(

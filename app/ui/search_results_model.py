@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt
 
 from app.storage.history import History
 from app.storage.search import SearchHit, search, snippet_html, snippet_text
@@ -67,8 +67,9 @@ class SearchResultsModel(RowListModel[SearchHit]):
             return hit.created_at
         return None
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {Qt.ItemDataRole.DisplayRole: b"text", self.TitleRole: b"title",
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = {Qt.ItemDataRole.DisplayRole: b"text", self.TitleRole: b"title",
                 self.SnippetHtmlRole: b"snippetHtml", self.ConversationIdRole: b"conversationId",
                 self.MessageIdRole: b"messageId", self.RoleRole: b"role",
                 self.CreatedAtRole: b"createdAt"}
+        return {role: QByteArray(name) for role, name in names.items()}

@@ -49,17 +49,17 @@ def _editor(spec: Setting) -> QWidget:
         box.addItems(list(spec.choices))
         return box
     if spec.type is int:
-        box = QSpinBox()
-        box.setRange(int(spec.minimum if spec.minimum is not None else -2**31),
-                     int(min(spec.maximum if spec.maximum is not None else 2**31 - 1,
-                             2**31 - 1)))
-        return box
+        whole = QSpinBox()
+        whole.setRange(int(spec.minimum if spec.minimum is not None else -2**31),
+                       int(min(spec.maximum if spec.maximum is not None else 2**31 - 1,
+                               2**31 - 1)))
+        return whole
     if spec.type is float:
-        box = QDoubleSpinBox()
-        box.setDecimals(2)
-        box.setSingleStep(0.05)
-        box.setRange(spec.minimum or 0.0, spec.maximum or 1e9)
-        return box
+        number = QDoubleSpinBox()
+        number.setDecimals(2)
+        number.setSingleStep(0.05)
+        number.setRange(spec.minimum or 0.0, spec.maximum or 1e9)
+        return number
     if spec.type is list or spec.name in _MULTILINE:
         edit = QPlainTextEdit()
         edit.setMaximumHeight(90)
@@ -74,7 +74,11 @@ def _read(editor: QWidget, spec: Setting) -> Any:
         return editor.currentText()
     if isinstance(editor, QSpinBox | QDoubleSpinBox):
         return editor.value()
-    text = editor.toPlainText() if isinstance(editor, QPlainTextEdit) else editor.text()
+    if isinstance(editor, QPlainTextEdit):
+        text = editor.toPlainText()
+    else:
+        assert isinstance(editor, QLineEdit)  # _editor's only other kind
+        text = editor.text()
     return [line for line in text.splitlines() if line] if spec.type is list else text
 
 
@@ -88,6 +92,7 @@ def _write(editor: QWidget, value: Any) -> None:
     elif isinstance(editor, QPlainTextEdit):
         editor.setPlainText("\n".join(value) if isinstance(value, list) else str(value))
     else:
+        assert isinstance(editor, QLineEdit)  # _editor's only other kind
         editor.setText(str(value))
 
 
@@ -96,7 +101,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, title: str, layer: str, names: list[str], current: dict[str, Any],
                  inherited: dict[str, Any], parent: QWidget | None = None,
-                 check: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 check: Callable[[dict[str, Any]], object] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._layer = layer

@@ -107,9 +107,8 @@ def test_estimate_need_is_the_memory_estimate() -> None:
     assert estimate_need(SMALL, 2048) == model_memory_bytes(SMALL, 2048)
     assert estimate_need(SMALL, 2048, "q8_0", "q8_0") == \
         model_memory_bytes(SMALL, 2048, "q8_0", "q8_0")
-    assert estimate_need(SMALL, 0) == model_memory_bytes(SMALL, 4096)  # automatic
-    assert estimate_need(dataclasses.replace(SMALL, context_length=1024), 0) == \
-        model_memory_bytes(SMALL, 1024)
+    with pytest.raises(ValueError, match="automatic context"):  # decided before, not here
+        estimate_need(SMALL, 0)
 
 
 def test_the_size_only_estimate_is_close_for_the_starter_model(starter_gguf: Path) -> None:

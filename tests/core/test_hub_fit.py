@@ -9,8 +9,8 @@ from app.core.fit import Hardware
 from app.core.gguf_info import read_gguf_info
 from app.core.hub import HubClient
 from app.core.hub_fit import FIRST_READ, read_listing, remote_info
-from app.core.memory import model_memory_bytes
-from app.core.model_fit import fit_of_file, planned_context
+from app.core.memory import automatic_context, model_memory_bytes
+from app.core.model_fit import fit_of_file
 from app.core.settings import Settings
 from tests.gguf_files import write_gguf
 from tests.hub_server import LocalHub
@@ -69,7 +69,7 @@ def test_each_file_is_sized_by_its_own_weights_and_the_shared_kv_cache(
     [hub_file] = client.listing("org/Smol-GGUF").files
     info = remote_info(client, hub_file)
     settings = Settings(tmp_path / "settings.json")
-    settings.set("fit_context", 2048)
+    settings.set("n_ctx", 2048)               # a chosen context: the need does not adapt
     bigger = replace(hub_file, size=hub_file.size * 4)
     plenty, need = _hardware(64 * GIB), model_memory_bytes(
         replace(info, file_size=bigger.size), 2048)
@@ -78,8 +78,19 @@ def test_each_file_is_sized_by_its_own_weights_and_the_shared_kv_cache(
     assert fit_of_file(bigger, info, settings, _hardware(need // 2)).label == "too big"
 
 
-def test_the_planned_context_is_the_configured_one_else_capped_by_training() -> None:
-    assert planned_context(3000, 8192, 4096) == 3000
-    assert planned_context(0, 8192, 4096) == 4096
-    assert planned_context(0, 2048, 4096) == 2048
-    assert planned_context(0, 0, 4096) == 4096
+def test_a_file_is_assessed_at_the_context_an_automatic_load_would_get(
+        tmp_path: Path, starter_gguf: Path, hub: LocalHub) -> None:
+    hub.add_repo("org/Smol-GGUF", {"smol-Q4_1.gguf": starter_gguf})
+    client = HubClient()
+    [hub_file] = client.listing("org/Smol-GGUF").files
+    info = replace(remote_info(client, hub_file), file_size=hub_file.size)
+    settings = Settings(tmp_path / "settings.json")           # n_ctx 0: automatic
+    for available in (64 * GIB, model_memory_bytes(info, 1024) * 10 // 7 + 10):
+        fit = fit_of_file(hub_file, info, settings, _hardware(available))
+        assert fit.n_ctx == automatic_context(info, available)
+        assert fit.need == model_memory_bytes(info, fit.n_ctx)
+        assert f"at {fit.n_ctx:,} tokens of context (automatic)" in fit.text
+    assert fit.n_ctx == 1024 and fit.label == "fits"       # memory-limited, so it fits
+    settings.set("type_k", "q8_0")
+    settings.set("type_v", "q8_0")
+    assert fit_of_file(hub_file, info, settings, _hardware(available)).n_ctx > 1024

@@ -204,6 +204,8 @@ def test_a_copy_killed_part_way_leaves_nothing_after_the_next_start(
                              cwd=Path(__file__).resolve().parents[2])
     try:
         assert child.stdout is not None and int(child.stdout.readline()) > 0
+        Profile.open(paths)                  # another Hearth starts while the copy runs
+        assert (paths.models_dir / ".big.gguf.importing").exists()
     finally:
         child.kill()
         child.wait(timeout=30)
@@ -225,3 +227,33 @@ def test_a_copy_in_progress_is_never_taken_for_a_leftover(tmp_path: Path) -> Non
         assert remove_abandoned_imports(folder) == [abandoned]
         assert busy.exists() and not abandoned.exists()
     assert remove_abandoned_imports(folder) == [busy]   # once that copy is gone
+
+
+def test_every_part_of_a_running_copy_stays_held_until_it_is_renamed_in(
+        library: ModelLibrary, tmp_path: Path) -> None:
+    first = write_gguf(tmp_path / "Big.gguf", tensors=3, parts=3)
+    cleaned: list[list[Path]] = []
+
+    def another_hearth_starts(_done: int, _total: int) -> None:
+        cleaned.append(remove_abandoned_imports(library.models_dir))
+
+    library.import_file(first, "copy", progress=another_hearth_starts)
+    assert cleaned and cleaned == [[]] * len(cleaned)   # the finished parts were held too
+    assert _files(library.models_dir) == [f"Big-0000{n}-of-00003.gguf" for n in (1, 2, 3)]
+
+
+def test_a_copy_of_the_same_name_never_touches_the_running_one(library: ModelLibrary,
+                                                               tmp_path: Path) -> None:
+    source = write_gguf(tmp_path / "m.gguf")
+    library.models_dir.mkdir(parents=True)
+    busy = library.models_dir / ".m.gguf.importing"
+    with busy.open("wb") as writing:          # another Hearth is copying its m.gguf in
+        model_import.hold(writing)
+        writing.write(b"their first megabytes")
+        writing.flush()
+        with pytest.raises(LibraryError, match="'m.gguf' is being copied into the library"):
+            library.import_file(source, "copy")
+        assert busy.read_bytes() == b"their first megabytes"
+    busy.write_bytes(b"left by a copy that was killed")
+    assert library.import_file(source, "copy") == library.models_dir / "m.gguf"
+    assert _files(library.models_dir) == ["m.gguf"]

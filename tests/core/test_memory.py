@@ -11,12 +11,15 @@ from app.core import memory
 from app.core.gguf_info import GGUFInfo, read_gguf_info
 from app.core.memory import (
     MIB,
+    automatic_context,
+    available_memory,
     compute_bytes,
-    default_context_length,
     fit_label,
     kv_cache_bytes,
+    load_context,
     max_context_for_memory,
     model_memory_bytes,
+    with_all_parts,
 )
 
 # Shaped like SmolLM2-135M: 30 layers, 3 KV heads of 64, 9 heads, 8k context.
@@ -88,22 +91,70 @@ def test_quantised_kv_allows_a_longer_context() -> None:
     assert max_context_for_memory(SMALL, budget, "q8_0", "q8_0") > 2048
 
 
-def test_default_context_uses_a_share_of_the_available_memory() -> None:
-    assert default_context_length(SMALL, available_bytes=10**12) == 8192
+def test_the_automatic_context_is_the_trained_length_when_memory_allows() -> None:
+    assert automatic_context(SMALL, 10**12) == 8192            # capped at the trained length
+    odd = dataclasses.replace(SMALL, context_length=1000)
+    assert automatic_context(odd, 10**12) == 1000
+
+
+def test_the_automatic_context_is_what_a_share_of_the_memory_allows() -> None:
     need = model_memory_bytes(SMALL, 2048)
-    assert default_context_length(SMALL, available_bytes=int(need / 0.7) + 1) == 2048
-    assert default_context_length(SMALL, available_bytes=need) < 2048
-    assert default_context_length(SMALL, available_bytes=1000) == 512  # never below 512
+    assert automatic_context(SMALL, int(need / 0.7) + 1) == 2048
+    assert automatic_context(SMALL, int(need / 0.7) - 1) == 1792   # a step (256) less
+    assert automatic_context(SMALL, need) < 1024                    # weights: 100 MiB
+
+
+def test_the_automatic_context_never_goes_below_512() -> None:
+    assert automatic_context(SMALL, 1000) == 512               # not even the weights fit
+    assert automatic_context(SMALL, model_memory_bytes(SMALL, 600) * 10 // 7) == 512
     tiny = dataclasses.replace(SMALL, context_length=256)
-    assert default_context_length(tiny, available_bytes=1000) == 256
+    assert automatic_context(tiny, 1000) == 256                # unless trained on less
 
 
-def test_default_context_reads_the_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_smaller_kv_cache_type_allows_a_longer_automatic_context() -> None:
+    available = model_memory_bytes(SMALL, 2048) * 10 // 7 + 10
+    f16 = automatic_context(SMALL, available)
+    q8 = automatic_context(SMALL, available, "q8_0", "q8_0")
+    q4 = automatic_context(SMALL, available, "q4_0", "q4_0")
+    assert f16 == 2048 < q8 < q4
+    assert model_memory_bytes(SMALL, q8, "q8_0", "q8_0") <= available * 0.7 \
+        < model_memory_bytes(SMALL, q8 + 256, "q8_0", "q8_0")
+    assert automatic_context(SMALL, available, "f32", "f32") < f16
+    assert automatic_context(SMALL, available, "f16", "q8_0") > f16   # K and V each count
+
+
+def test_the_weights_count_against_the_automatic_context() -> None:
+    available = model_memory_bytes(SMALL, 4096) * 10 // 7 + 10
+    heavier = dataclasses.replace(SMALL, file_size=SMALL.file_size + 1024 * 23_040)
+    assert automatic_context(SMALL, available) == 4096
+    assert automatic_context(heavier, available) == 3072
+
+
+def test_a_load_gets_the_chosen_context_or_the_automatic_one() -> None:
+    short = model_memory_bytes(SMALL, 1024) * 10 // 7 + 10
+    assert load_context(SMALL, 3000, short) == 3000           # chosen: used as it is
+    assert load_context(SMALL, 0, short) == automatic_context(SMALL, short) == 1024
+    assert load_context(SMALL, 0, short, "q8_0", "q8_0") == \
+        automatic_context(SMALL, short, "q8_0", "q8_0")
+
+
+def test_the_available_memory_is_psutils_figure(monkeypatch: pytest.MonkeyPatch) -> None:
     class Memory:
-        available = model_memory_bytes(SMALL, 1024) * 10 // 7 + 10
+        available = 123_456_789
 
     monkeypatch.setattr(memory.psutil, "virtual_memory", lambda: Memory)
-    assert default_context_length(SMALL) == 1024
+    assert available_memory() == 123_456_789
+
+
+def test_a_split_model_weighs_all_of_its_parts(tmp_path: Path) -> None:
+    parts = [tmp_path / f"m-{n:05d}-of-00003.gguf" for n in (1, 2, 3)]
+    for size, part in zip((1000, 5000, 7000), parts, strict=True):
+        part.write_bytes(b"\0" * size)
+    first = dataclasses.replace(SMALL, path=parts[0], file_size=1000)
+    assert with_all_parts(first).file_size == 13_000
+    assert with_all_parts(SMALL) is SMALL                      # one file: as it is
+    parts[2].unlink()
+    assert with_all_parts(first).file_size == 6000             # llama.cpp will refuse it
 
 
 def test_an_unknown_trained_length_falls_back_to_4096() -> None:
@@ -127,4 +178,4 @@ def test_the_starter_model(starter_gguf: Path) -> None:
     assert full == 98_362_432 + 180 * MIB + 208 * MIB
     assert max_context_for_memory(info, full) == 8192
     assert max_context_for_memory(info, 300 * MIB) == 2048  # (300 - 93.8 - 160) MiB of KV
-    assert default_context_length(info, available_bytes=8 << 30) == 8192
+    assert automatic_context(info, 8 << 30) == 8192

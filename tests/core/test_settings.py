@@ -76,14 +76,14 @@ def test_an_invalid_model_value_spoils_no_other_value(tmp_path: Path,
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"top_k": 7, "models": {
         "/m/a.gguf": {"n_ctx": "huge", "n_threads": 3, "display_name": "A"},
-        "/m/b.gguf": {"temperature": 0.2, "fit_context": 1024}}}), encoding="utf-8")
+        "/m/b.gguf": {"temperature": 0.2, "hub_endpoint": "http://x"}}}), encoding="utf-8")
     settings = Settings(path)
     assert settings.model_overrides("/m/a.gguf") == {"n_threads": 3, "display_name": "A"}
     assert settings.model_overrides("/m/b.gguf") == {"temperature": 0.2}
     assert settings.get("top_k") == 7
     assert len(settings.problems) == 2        # reported for the window, and logged
     assert "n_ctx" in settings.problems[0] and "a.gguf" in settings.problems[0]
-    assert "fit_context" in settings.problems[1] and "per model" in settings.problems[1]
+    assert "hub_endpoint" in settings.problems[1] and "per model" in settings.problems[1]
     assert sum("n_ctx" in r.getMessage() for r in caplog.records
                if r.levelno == logging.WARNING) == 1
 
@@ -92,7 +92,7 @@ def test_an_invalid_model_value_spoils_no_other_value(tmp_path: Path,
     settings.set_model_override("/m/a.gguf", "n_ctx", None)   # "no own value": no erasure
     on_disk = json.loads(path.read_text(encoding="utf-8"))["models"]
     assert on_disk["/m/a.gguf"] == {"n_ctx": "huge", "n_threads": 4, "display_name": "A"}
-    assert on_disk["/m/b.gguf"] == {"temperature": 0.2, "fit_context": 1024}
+    assert on_disk["/m/b.gguf"] == {"temperature": 0.2, "hub_endpoint": "http://x"}
     reopened = Settings(path)
     assert reopened.model_overrides("/m/a.gguf") == {"n_threads": 4, "display_name": "A"}
     assert reopened.problems == settings.problems             # still there to correct

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.chat.profile import Profile
+from app.cli import setup_logging
 from app.core import protocol as p
 from app.core.hardware import physical_cores
-from tests.engine.conftest import LONG_PROMPT, text_of, write_unknown_architecture
+from app.core.paths import Paths
+from app.engine import client as client_module
+from app.engine.client import EngineClient
+from tests.engine.conftest import (
+    LONG_PROMPT,
+    EventLog,
+    text_of,
+    write_unknown_architecture,
+)
 from tests.pace import stop_deadline_s
 
 GREEDY = p.Sampling(temperature=0.0, max_tokens=48, repeat_penalty=1.0)
@@ -193,20 +205,55 @@ def test_every_load_request_is_answered_even_when_already_loaded(engine,
     assert not [e for e in events.seen if isinstance(e, p.Error)]
 
 
+@pytest.fixture
+def profile_log(paths: Paths) -> Iterator[Path]:
+    """The profile's hearth.log, written as the app writes it (``cli.setup_logging``)."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    setup_logging(paths)
+    yield paths.log_path
+    for handler in [h for h in root.handlers if h not in before]:
+        root.removeHandler(handler)
+        handler.close()
+
+
 @pytest.mark.allow_warnings   # the bug is logged at ERROR
 def test_a_bug_in_the_engine_is_logged_with_its_traceback_and_told_plainly(
-        engine, model_path: str, caplog: pytest.LogCaptureFixture) -> None:
+        model_path: str, model_paths: Paths, profile_log: Path) -> None:
+    events = EventLog()
+    client = EngineClient(events, **Profile.open(model_paths).engine_options())
+    try:
+        broken = p.Sampling(temperature="hot", max_tokens=4)   # type: ignore[arg-type]
+        error = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512),
+                                             QUESTION, broken))[-1]
+        assert isinstance(error, p.Error) and error.code == p.ErrorCode.INTERNAL
+        assert "(TypeError: " in error.message
+        assert "TypeError(" not in error.message               # not the exception's repr
+        assert f"the details are in Hearth's log: {profile_log}." in error.message
+        logged = profile_log.read_text(encoding="utf-8")
+        assert "ERROR app.engine.client: Engine bug" in logged
+        assert "Traceback (most recent call last)" in logged
+        assert "_init_sampler" in logged                       # where in llama.cpp it broke
+        follow_up = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512),
+                                                 QUESTION, GREEDY))
+        assert isinstance(follow_up[-1], p.Done)               # the engine lives on
+    finally:
+        client.shutdown()
+
+
+@pytest.mark.allow_warnings   # the bug is logged at ERROR
+def test_a_bug_while_starting_an_engine_answers_the_request(
+        engine, model_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     client, events = engine
-    broken = p.Sampling(temperature="hot", max_tokens=4)   # type: ignore[arg-type]
-    error = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512), QUESTION,
-                                         broken))[-1]
+    real = client_module._EngineProcess
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug in the pool")
+
+    monkeypatch.setattr(client_module, "_EngineProcess", broken)
+    spec = p.ModelSpec(path=model_path, n_ctx=512)
+    error = events.until_end(client.chat(spec, QUESTION, GREEDY), timeout=30)[-1]
     assert isinstance(error, p.Error) and error.code == p.ErrorCode.INTERNAL
-    assert "TypeError: " in error.message and "hearth.log" in error.message
-    assert "TypeError(" not in error.message                   # not the exception's repr
-    logged = [r for r in caplog.records if r.name == "app.engine.client"
-              and r.levelname == "ERROR"]
-    assert logged and "Traceback (most recent call last)" in logged[0].getMessage()
-    assert "_init_sampler" in logged[0].getMessage()           # where in llama.cpp it broke
-    follow_up = events.until_end(client.chat(p.ModelSpec(path=model_path, n_ctx=512),
-                                             QUESTION, GREEDY))
-    assert isinstance(follow_up[-1], p.Done)                   # the engine lives on
+    assert "RuntimeError: a bug in the pool" in error.message
+    monkeypatch.setattr(client_module, "_EngineProcess", real)
+    assert isinstance(events.until_end(client.chat(spec, QUESTION, GREEDY))[-1], p.Done)

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app.core.paths import Paths, resolve_paths
 from app.core.protocol import ReplyStats, StopReason
-from app.storage import import_tree
+from app.storage import import_tree, importing
 from app.storage.database import open_database
 from app.storage.export import (
     FORMAT,
@@ -312,3 +314,52 @@ def test_importing_twice_adds_copies(history: History, tmp_path: Path) -> None:
     export_json(history, None, exported)
     import_json(history, exported)
     assert history.conversation_count() == 4
+
+
+def _three_long_chats(tmp_path: Path) -> Path:
+    source = _fresh_history(tmp_path, "source")
+    for n in range(3):
+        chat = source.create_conversation(model_path=MODEL)
+        source.add_message(chat.id, "user", f"chat {n}: " + "many words " * 10_000)
+    path = tmp_path / "three.json"
+    export_json(source, None, path)
+    return path
+
+
+def _first_store_then(monkeypatch: pytest.MonkeyPatch, sql: str) -> None:
+    """Store the first chat; run ``sql`` in the transaction of each later one, then store it."""
+    store, stored = importing.store_conversation, []
+
+    def storing(session: Session, conversation: Any) -> None:
+        if stored:
+            session.connection().exec_driver_sql(sql)
+        store(session, conversation)
+        stored.append(conversation)
+
+    monkeypatch.setattr(importing, "store_conversation", storing)
+
+
+def test_a_full_disk_during_an_import_is_a_known_error(history: History, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _three_long_chats(tmp_path)
+    _first_store_then(monkeypatch, "PRAGMA max_page_count = 1")  # SQLite's own SQLITE_FULL
+    with pytest.raises(HistoryImportError, match="stopped after 1 chats") as error:
+        import_json(history, source)
+    assert "database or disk is full" in error.value.message
+    assert "Free some disk space" in error.value.hint
+    assert len(history.conversations()) == 1                 # the first chat, complete
+
+
+@pytest.mark.parametrize(("sql", "bug"), [
+    ("SELECT no_such_column FROM conversations", sqlalchemy.exc.OperationalError),
+    ("SELECT ?", sqlalchemy.exc.ProgrammingError),           # a parameter missing
+])
+def test_a_bug_in_our_sql_during_an_import_is_never_blamed_on_the_disk(
+        history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sql: str,
+        bug: type[Exception]) -> None:
+    source = _three_long_chats(tmp_path)
+    _first_store_then(monkeypatch, sql)
+    with pytest.raises(bug) as error:                        # reaches the crash dialog
+        import_json(history, source)
+    assert not isinstance(error.value, HistoryImportError)
+    assert len(history.conversations()) == 1

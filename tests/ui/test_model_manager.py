@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.chat.profile import Profile
+from app.core import model_import
 from app.core.download_job import jobs_for
 from app.core.errors import DownloadError
 from app.core.fit import detect_hardware
 from app.core.gguf_info import read_gguf_info
-from app.core.memory import model_memory_bytes
+from app.core.memory import automatic_context, model_memory_bytes
 from app.core.paths import Paths
 from app.ui.downloads_page import DownloadIndicator, DownloadListModel
 from app.ui.library_table_model import COLUMNS
@@ -83,18 +85,13 @@ def test_library_lists_models_with_metadata_and_fit(qtbot, open_window, model_pa
     details = manager.library_page.details.text()
     assert "llama" in details and "chat template included" in details
     assert "licence apache-2.0" in details
-    # A longer context for the estimate needs more memory (with the context automatic).
+    # With the context automatic, the need is that of the context a load would get.
     window.profile.settings.set("n_ctx", 0)
     manager.library_page.table_model.refit()
-    before = manager.library_page.table_model.fit_at(0).need
-    manager.library_page.context_spin.setValue(8192)
-    manager.library_page.context_spin.editingFinished.emit()
-    assert manager.library_page.table_model.fit_at(0).need > before
-    assert window.profile.settings.get("fit_context") == 8192
-    manager.library_page.context_spin.setValue(16384)  # more than the model was trained for
-    manager.library_page.context_spin.editingFinished.emit()
-    assert manager.library_page.table_model.fit_at(0).need == \
-        model_memory_bytes(read_gguf_info(model_path), 8192)
+    fit, info = manager.library_page.table_model.fit_at(0), read_gguf_info(model_path)
+    assert fit.n_ctx == automatic_context(info, manager.hardware.ram_available)
+    assert fit.need == model_memory_bytes(info, fit.n_ctx)
+    assert f"at {fit.n_ctx:,} tokens of context (automatic)" in fit.text
 
 
 def test_unreadable_file_is_listed_with_its_reason_but_cannot_be_chosen(
@@ -416,11 +413,8 @@ def test_library_changes_never_load_another_model(qtbot, open_window, model_path
     assert page.select_path(model_path)
     with qtbot.waitSignal(page.library_changed, timeout=10000):
         page.rename("Starter")
-    page.context_spin.setValue(8192)
-    page.context_spin.editingFinished.emit()
-    assert page.current_path() == model_path  # re-assessing keeps the selection
     manager.refresh_hardware()
-    assert page.current_path() == model_path
+    assert page.current_path() == model_path  # re-assessing keeps the selection
     assert loads == [] and window.current_model_path() == model_path
     assert page.select_path(str(other))
     page.make_default()  # "Use for new chats": for new chats, not the open one
@@ -454,6 +448,30 @@ def test_copying_a_model_in_can_be_stopped(qtbot, open_window, paths: Paths,
     qtbot.waitUntil(lambda: not page.stop_copy_button.isVisibleTo(page), timeout=10000)
     assert not page.banner.isVisibleTo(page)  # stopping is not an error
     assert not [p for p in paths.models_dir.iterdir() if p.name != ".gitkeep"]
+
+
+def test_closing_the_window_stops_a_copy_and_leaves_no_hidden_file(
+        qtbot, open_window, paths: Paths, starter_gguf: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "big.gguf"
+    os.link(starter_gguf, source)
+    part_way = threading.Event()
+    report = model_import._Copier._report
+
+    def slow_disk(copier: model_import._Copier, final: bool) -> None:
+        report(copier, final)
+        part_way.set()                      # a first piece is on disk ...
+        assert copier.cancel is not None
+        copier.cancel.wait(timeout=30)      # ... and the rest comes slowly, until stopped
+
+    monkeypatch.setattr(model_import._Copier, "_report", slow_disk)
+    window = open_window(paths)
+    window.open_model_manager().library_page.add_file(str(source), "copy")
+    qtbot.waitUntil(part_way.is_set, timeout=10000)
+    hidden = paths.models_dir / ".big.gguf.importing"
+    assert hidden.stat().st_size > 0
+    window.close()                          # cancels the copy and waits for it to clean up
+    assert not hidden.exists() and not (paths.models_dir / "big.gguf").exists()
 
 
 def test_a_download_broken_off_by_the_network_is_retried_by_itself(
