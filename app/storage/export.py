@@ -8,8 +8,6 @@ The Markdown file shows only the active path of each conversation, the way the w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.atomic_file import write_text_atomically
 from app.core.errors import HearthError
 from app.core.stats_text import describe_stats
 from app.storage.history import History, StoredMessage
@@ -95,19 +94,9 @@ def history_document(history: History, conversation_ids: list[int] | None) -> di
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new one."""
     path = Path(path)
-    temp_name = None
     try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="\n", delete=False,
-                                         dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp") as temp:
-            temp_name = temp.name
-            temp.write(text)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
+        write_text_atomically(path, text)
     except OSError as exc:
-        if temp_name is not None:
-            Path(temp_name).unlink(missing_ok=True)
         raise HistoryExportError(f"{path.name} could not be written: "
                                  f"{exc.strerror or exc}.",
                                  "Choose another folder, or free some disk space.") from exc

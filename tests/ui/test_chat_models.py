@@ -36,11 +36,18 @@ def _recorded_loads(window: MainWindow) -> list[str]:
     return loads
 
 
+def _second_model(paths: Paths, model_path: str) -> str:
+    """Another model in the library (the starter's file under a second name), the starter
+    being the default for new chats."""
+    other = str(paths.models_dir / "another-model.gguf")
+    os.link(model_path, other)
+    Profile.open(paths).settings.set("default_model", model_path)
+    return other
+
+
 def test_each_chat_keeps_its_model_and_the_default_changes_only_when_asked(
         qtbot, open_window, model_paths: Paths, model_path: str) -> None:
-    other = str(model_paths.models_dir / "another-model.gguf")
-    os.link(model_path, other)
-    Profile.open(model_paths).settings.set("default_model", model_path)
+    other = _second_model(model_paths, model_path)
     window = open_window(model_paths, max_tokens=8)
     settings = window.profile.settings
     assert window.current_model_path() == model_path
@@ -114,9 +121,7 @@ def test_a_chat_whose_model_is_gone_says_so_and_replies_with_the_one_shown(
 
 def test_switching_models_during_a_reply_takes_effect_after_it(
         qtbot, open_window, model_paths: Paths, model_path: str) -> None:
-    other = str(model_paths.models_dir / "another-model.gguf")
-    os.link(model_path, other)
-    Profile.open(model_paths).settings.set("default_model", model_path)
+    other = _second_model(model_paths, model_path)
     window = open_window(model_paths, max_tokens=300)
     window.profile.settings.set("temperature", 0.0)  # greedy: it counts on and on
     window.bridge.client.memory_budget_bytes = 1     # only one model fits at a time
