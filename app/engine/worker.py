@@ -42,7 +42,8 @@ def _error_code(exc: HearthError) -> str:
 def bug_message(exc: BaseException, log_path: str | None = None) -> str:
     """What the user reads about a bug in the engine (its traceback goes to the log, which
     the GUI process writes at ``log_path``)."""
-    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = " ".join(str(exc).split())  # one line, however the exception wrapped it
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     where = f": {log_path}" if log_path else " (hearth.log)"
     return (f"The model engine hit an unexpected problem ({what[:300]}). This is a bug in "
             f"Hearth; the details are in Hearth's log{where}. The engine keeps running: "
