@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -16,22 +15,16 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSplitter,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
 from app import APP_NAME
 from app.chat.profile import Profile
-from app.core import protocol as p
-from app.core.errors import SettingsError
-from app.core.fit import detect_hardware, probe_gpu
-from app.core.generation_config import effective_values, generation_config
-from app.core.model_fit import fit_of_model
+from app.core.fit import probe_gpu
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
-from app.core.stats_text import describe_stats, threads_text
+from app.core.stats_text import describe_stats
 from app.ui import background
 from app.ui.background import BackgroundOp
 from app.ui.chat_controller import ChatController
@@ -41,6 +34,7 @@ from app.ui.conversation_actions import ConversationActions, UndoBar
 from app.ui.conversation_list_model import ConversationListModel
 from app.ui.download_runner import DownloadRunner
 from app.ui.downloads_page import DownloadIndicator
+from app.ui.eliding_delegate import ElidingDelegate
 from app.ui.engine_bridge import EngineBridge
 from app.ui.error_banner import ErrorBanner
 from app.ui.library_scanner import LibraryScan, LibraryScanner
@@ -48,20 +42,11 @@ from app.ui.menus import build_menus
 from app.ui.message_jump import jump_to_message
 from app.ui.model_list_model import ModelListModel
 from app.ui.model_manager import ModelManager
+from app.ui.model_preloader import ModelPreloader
 from app.ui.search_panel import SearchPanel
-from app.ui.settings_dialog import SettingsDialog
+from app.ui.settings_dialog import SettingsDialog, chat_settings_dialog, model_settings_dialog
 
 QUIT_WAIT_S = 5.0  # how long closing waits for background work to end
-
-
-class _ElidingDelegate(QStyledItemDelegate):
-    """Keeps list rows as wide as the view, so long titles end in "…" instead of scrolling."""
-
-    def sizeHint(self, option: QStyleOptionViewItem,
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
-        hint = super().sizeHint(option, index)
-        view = cast(QListView, self.parent())  # the conversation list that made this delegate
-        return QSize(min(hint.width(), view.viewport().width()), hint.height())
 
 
 class MainWindow(QMainWindow):
@@ -80,14 +65,14 @@ class MainWindow(QMainWindow):
             model_path = str(Path(model_path).expanduser().resolve())
             profile.library.use_file(model_path)
         self._session_model = model_path  # --model: new chats of this session only
-        self._deferred_load: str | None = None  # a model to load when the reply ends
         self.models = ModelListModel(profile.library, self)
+        self.preloader = ModelPreloader(profile.settings, self.models, self.bridge, self.chat,
+                                        self.current_model_path, self)
         self.scanner = LibraryScanner(profile.library, self)  # one scan for picker and manager
         self.scanner.scanned.connect(self._library_scanned)
         BackgroundOp[object](probe_gpu).run_in_background()  # fits use RAM until it answers
         self.downloads = DownloadRunner(profile.download_queue, profile.hub_client, self)
         self.manager: ModelManager | None = None
-        self._preload_ids: set[str] = set()
         self._build()
         self._connect()
         build_menus(self)
@@ -101,7 +86,7 @@ class MainWindow(QMainWindow):
         self.new_button = QPushButton("New chat")
         self.conversation_view = QListView()
         self.conversation_view.setModel(self.conversations)
-        self.conversation_view.setItemDelegate(_ElidingDelegate(self.conversation_view))
+        self.conversation_view.setItemDelegate(ElidingDelegate(self.conversation_view))
         self.conversation_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.conversation_view.setResizeMode(QListView.ResizeMode.Adjust)
         self.delete_button = QPushButton("Delete")
@@ -208,8 +193,10 @@ class MainWindow(QMainWindow):
             lambda stats: self.statusBar().showMessage(describe_stats(stats)))
         self.search.open_message.connect(self.open_message)
         self.chat.conversations_changed.connect(self.search.refresh)
-        self.bridge.loaded.connect(self._model_loaded)
-        self.bridge.error.connect(self._engine_error)
+        self.preloader.problem.connect(self.banner.show_message)
+        self.preloader.status.connect(self.statusBar().showMessage)
+        self.preloader.loaded.connect(lambda event: self.model_picker.setToolTip(
+            f"{event.model_path}\n{event.template_note}".strip()))
 
     def current_model_path(self) -> str | None:
         """Path of the open chat's model (the one the picker shows), if any."""
@@ -308,15 +295,9 @@ class MainWindow(QMainWindow):
         if not path:
             self.banner.show_message("Choose a model first.")
             return None
-        settings = self.profile.settings
-        names = [name for name, spec in SCHEMA.items() if spec.per_model]
-        dialog = SettingsDialog(f"Settings for {Path(path).name}", "model", names,
-                                settings.model_overrides(path),
-                                {name: settings.get(name) for name in names},
-                                self.manager if self.manager and self.manager.isVisible()
-                                else self,
-                                check=lambda values: generation_config(
-                                    settings, path, model_values=values))
+        dialog = model_settings_dialog(self.profile.settings, path,
+                                       self.manager if self.manager and self.manager.isVisible()
+                                       else self)
         dialog.accepted.connect(lambda: self._save_model_settings(path, dialog.values()))
         dialog.open()
         return dialog
@@ -331,12 +312,8 @@ class MainWindow(QMainWindow):
 
     def edit_chat_settings(self) -> SettingsDialog:
         """Edit this chat's own settings (opens the dialog; returns it for tests)."""
-        path = self.current_model_path() or ""
-        names = [name for name, spec in SCHEMA.items() if spec.per_conversation]
-        inherited = effective_values(self.profile.settings, path)
-        dialog = SettingsDialog("Settings for this chat", "conversation", names,
-                                self.chat.conversation_settings(),
-                                {name: inherited[name] for name in names}, self)
+        dialog = chat_settings_dialog(self.profile.settings, self.current_model_path() or "",
+                                      self.chat.conversation_settings(), self)
         dialog.accepted.connect(lambda: self.chat.set_conversation_settings(dialog.values()))
         dialog.open()
         return dialog
@@ -364,10 +341,8 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(busy)
         self.send_button.setEnabled(not busy)
         self.statusBar().showMessage("Writing…" if busy else "")
-        if not busy and self._deferred_load:
-            path, self._deferred_load = self._deferred_load, None
-            if path == self.current_model_path():
-                self._preload(path)
+        if not busy:
+            self.preloader.reply_ended()
 
     def _reload_models(self, select: str | None = None, rescan: bool = True,
                        scan: LibraryScan | None = None) -> None:
@@ -404,48 +379,7 @@ class MainWindow(QMainWindow):
             return
         if by_user:
             self.chat.set_conversation_model(path)
-        if self.chat.busy:  # a reply is being written: its model stays until it ends
-            self._deferred_load = path
-            self.statusBar().showMessage(
-                f"{Path(path).name} loads when this reply ends.", 8000)
-            return
-        self._preload(path)
-
-    def _preload(self, path: str) -> None:
-        """Load the model at ``path`` ahead of the next message, if it may fit."""
-        row = self.models.row_of(path)
-        try:
-            spec = generation_config(self.profile.settings, path).model
-        except SettingsError as exc:
-            self.banner.show_message(str(exc))
-            return
-        entry = self.models.entry(row) if row is not None else None
-        fit = None if entry is None else fit_of_model(entry, self.profile.settings,
-                                                      detect_hardware(wait_for_gpu=False))
-        # Not loaded ahead; sending a message loads it.
-        if entry is not None and fit and fit.label == "too big":
-            self.banner.show_message(f"{entry.name} may not fit in this computer's memory "
-                                     f"({fit.text}). It may load slowly or fail; a smaller "
-                                     "quantisation or a shorter context would fit better.")
-            return
-        self._preload_ids.add(self.bridge.client.load(spec))
-        self.statusBar().showMessage("Loading model…")
-
-    def _model_loaded(self, event: p.Loaded) -> None:
-        self._preload_ids.discard(event.request_id)
-        self.model_picker.setToolTip(f"{event.model_path}\n{event.template_note}".strip())
-        if event.warnings:
-            self.banner.show_message("\n".join(event.warnings))
-        if not self.chat.busy:
-            self.statusBar().showMessage(
-                f"Model ready in {event.load_s:.1f} s · {threads_text(event.n_threads)} · "
-                f"context {event.n_ctx} tokens · chat format {event.chat_format}", 8000)
-
-    def _engine_error(self, request_id: str, _code: str, message: str) -> None:
-        if request_id in self._preload_ids:
-            self._preload_ids.discard(request_id)
-            self.statusBar().clearMessage()
-            self.banner.show_message(message)
+        self.preloader.request(path)
 
     def _fetch_starter_model(self) -> None:
         self.statusBar().showMessage("Downloading the starter model (98 MB)…")

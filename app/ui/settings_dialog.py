@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SettingsError
-from app.core.settings import SCHEMA, Setting, validate_values
+from app.core.generation_config import effective_values, generation_config
+from app.core.settings import SCHEMA, Setting, Settings, validate_values
 
 _MULTILINE = {"system_prompt", "chat_template"}
 _LABELS = {
@@ -161,3 +163,22 @@ class SettingsDialog(QDialog):
             self.error.show()
             return
         super().accept()
+
+
+def model_settings_dialog(settings: Settings, path: str, parent: QWidget) -> SettingsDialog:
+    """The dialog for one model's own settings, checked as a whole before it closes."""
+    names = [name for name, spec in SCHEMA.items() if spec.per_model]
+    return SettingsDialog(f"Settings for {Path(path).name}", "model", names,
+                          settings.model_overrides(path),
+                          {name: settings.get(name) for name in names}, parent,
+                          check=lambda values: generation_config(settings, path,
+                                                                 model_values=values))
+
+
+def chat_settings_dialog(settings: Settings, model_path: str, current: dict[str, Any],
+                         parent: QWidget) -> SettingsDialog:
+    """The dialog for one chat's own settings, over what it inherits from its model."""
+    names = [name for name, spec in SCHEMA.items() if spec.per_conversation]
+    inherited = effective_values(settings, model_path)
+    return SettingsDialog("Settings for this chat", "conversation", names, current,
+                          {name: inherited[name] for name in names}, parent)
