@@ -17,6 +17,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from app.core import part_file
+from app.core.atomic_file import write_text_atomically
 from app.core.download_job import ACTIVE_STATES, STATES, DownloadJob
 from app.core.errors import DownloadError
 
@@ -254,13 +255,8 @@ class DownloadQueue:
     def _save(self) -> None:
         """Write the queue file; when that fails (a full disk), the queue goes on in memory."""
         data = {"version": FORMAT_VERSION, "jobs": [job.to_dict() for job in self.jobs]}
-        temporary = self.queue_path.with_name(QUEUE_FILE + ".tmp")
         try:
-            with temporary.open("w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.queue_path)
+            write_text_atomically(self.queue_path, json.dumps(data, indent=1))
         except OSError as exc:
             log.warning("Could not save the download queue %s (%s); the downloads go on, "
                         "but a restart now would forget the latest changes.",

@@ -144,7 +144,8 @@ def test_a_damaged_entry_is_skipped_and_the_rest_kept(queue: DownloadQueue,
 @pytest.mark.allow_warnings
 def test_a_queue_that_cannot_be_saved_goes_on_in_memory(queue: DownloadQueue,
                                                         caplog: pytest.LogCaptureFixture) -> None:
-    (queue.state_dir / "queue.json.tmp").mkdir()  # writing the new file fails
+    queue.queue_path.unlink(missing_ok=True)
+    queue.queue_path.mkdir()  # putting the new file in place fails
     job = queue.add(_job())
     queue.mark(job.id, "downloading")
     assert queue.get(job.id).state == "downloading"
