@@ -3,8 +3,10 @@
 import multiprocessing
 import sys
 
-from app.cli import main
-
 if __name__ == "__main__":
-    multiprocessing.freeze_support()  # the engine runs as a child process, also when frozen
+    # First of all: in a bundle the engine is this same executable, started by
+    # multiprocessing, and freeze_support() runs it (and exits) before the app imports.
+    multiprocessing.freeze_support()
+    from app.cli import main
+
     sys.exit(main())

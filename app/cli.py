@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import platform
 import sys
 from logging.handlers import RotatingFileHandler
 
 from app import APP_NAME, __version__
+from app.core import bundle
 from app.core.errors import HearthError
 from app.core.paths import Paths, resolve_paths
 
@@ -45,6 +47,15 @@ def setup_logging(paths: Paths) -> None:
     root.addHandler(console)
 
 
+def describe_build() -> str:
+    """The log's first line of each start: what runs, from where."""
+    kind = f"bundle at {bundle.root().parent}" if bundle.is_frozen() else "source checkout"
+    info = bundle.build_info()
+    baseline = f", llama.cpp for {info['cpu_baseline']}" if info.get("cpu_baseline") else ""
+    return (f"{APP_NAME} {__version__} ({kind}{baseline}), Python {platform.python_version()}, "
+            f"{platform.platform()}")
+
+
 def self_test(paths: Paths, args: argparse.Namespace) -> int:
     """Run the self-test; print one JSON object, or one line on stderr."""
     from app.chat.self_test import run_self_test
@@ -66,8 +77,10 @@ def self_test(paths: Paths, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hearth`` and ``python main.py``."""
     args = parse_args(argv)
+    bundle.restore_program_environment()  # programs we start get the user's, not ours
     paths = resolve_paths(args.data_dir).ensure()
     setup_logging(paths)
+    log.info("%s", describe_build())
     if args.self_test:
         return self_test(paths, args)
     from app.ui.application import run_gui

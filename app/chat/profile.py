@@ -14,6 +14,7 @@ from app.core.library import ModelLibrary
 from app.core.model_import import remove_abandoned_imports
 from app.core.paths import Paths
 from app.core.settings import Settings
+from app.core.starter_model import builtin_starter_model
 from app.engine.state_files import remove_states, remove_unnamed_states
 from app.storage.database import open_database
 from app.storage.history import History
@@ -55,7 +56,7 @@ class Profile:
     def open(cls, paths: Paths) -> Profile:
         """Create folders, open the database (pruning its upgrade backups), mark replies a
         crash cut short, and finish deleting chats whose undo time ran out while the app
-        was not running."""
+        was not running. A bundle's built-in starter model is the first default model."""
         paths.ensure()
         settings = Settings(paths.settings_path)
         history = History(open_database(paths.database_path,
@@ -76,7 +77,10 @@ class Profile:
             paths.models_dir, cache_path=paths.cache_dir / "model-metadata.json",
             linked_folders=[Path(f) for f in settings.get("library_folders")],
             linked_files=[Path(f) for f in settings.get("library_files")],
-            display_names=_DisplayNames(settings))
+            display_names=_DisplayNames(settings), builtin_dir=paths.builtin_models_dir)
+        builtin = builtin_starter_model(paths)
+        if builtin is not None and not settings.get("default_model"):
+            settings.set("default_model", str(builtin))  # the first start of a bundle
         queue = DownloadQueue(paths.data_dir / "downloads", paths.models_dir)
         return cls(paths=paths, settings=settings, history=history, library=library,
                    download_queue=queue)

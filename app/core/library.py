@@ -29,7 +29,7 @@ from app.core.library_files import (
 from app.core.metadata_cache import MetadataCache, Reader
 from app.core.model_import import Progress, copy_model
 
-Source = Literal["library", "folder", "file"]
+Source = Literal["library", "builtin", "folder", "file"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class LibraryModel:
     path: Path                # the file (the first part of a split model)
     parts: tuple[Path, ...]   # all parts found, in order (one for a plain file)
     size: int                 # bytes, all parts
-    source: Source            # models folder | inside a linked folder | a linked single file
+    source: Source            # models folder | built in (shipped) | linked folder | linked file
     info: GGUFInfo | None     # None when it cannot be read
     error: str = ""           # why it cannot be used ("" when fine)
     hint: str = ""            # what the user can do about ``error``
@@ -74,6 +74,7 @@ class ModelLibrary:
         linked_folders / linked_files: GGUFs used where they are (never copied or deleted).
         display_names: the user's names, by ``str(model.path)``: anything with
             ``get(path, default)`` (a dict, or a live view of the settings); read at every scan.
+        builtin_dir: the models shipped with the app: listed, never written or deleted.
         reader: reads a model's metadata (tests count its calls).
     """
 
@@ -81,8 +82,10 @@ class ModelLibrary:
                  linked_folders: Iterable[str | Path] = (),
                  linked_files: Iterable[str | Path] = (),
                  display_names: NameLookup | None = None, *,
+                 builtin_dir: Path | None = None,
                  reader: Reader = read_gguf_parts) -> None:
         self.models_dir = Path(models_dir)
+        self.builtin_dir = _absolute(builtin_dir) if builtin_dir is not None else None
         self.cache = MetadataCache(cache_path, reader)
         self.display_names: NameLookup = display_names if display_names is not None else {}
         self.problems: list[str] = []
@@ -160,6 +163,9 @@ class ModelLibrary:
             walk = FolderWalk()
             found: list[tuple[Source, Candidate]] = [
                 ("library", c) for c in group(walk.files(self.models_dir))]
+            if self.builtin_dir is not None:
+                found += [("builtin", c) for c in group(walk.files(self.builtin_dir,
+                                                                   "Built-in models"))]
             for folder in self._folders:
                 found += [("folder", c) for c in group(walk.files(folder, "Linked folder"))]
             found += [("file", linked_file(f)) for f in self._files + self._session_files]
@@ -196,10 +202,12 @@ class ModelLibrary:
         parts = part_paths(source)
         read_gguf_parts(parts)
         if mode == "link":
-            return parts[0] if _inside(parts[0], self.models_dir) else self.link_file(parts[0])
+            if _inside(parts[0], self.models_dir) or self._builtin(parts[0]):
+                return parts[0]
+            return self.link_file(parts[0])
         if mode != "copy":
             raise ValueError(f"unknown import mode {mode!r}")
-        if _inside(parts[0], self.models_dir):
+        if _inside(parts[0], self.models_dir) or self._builtin(parts[0]):
             raise LibraryError(f"'{parts[0].name}' is already in your library.")
         return copy_model(parts, self.models_dir, progress, cancel)
 
@@ -213,6 +221,10 @@ class ModelLibrary:
         if any(os.path.realpath(p) in busy for p in model.parts):
             raise LibraryError(f"'{model.name}' is loaded, so it cannot be deleted now.",
                                "Unload it (or switch to another model) and try again.")
+        if model.source == "builtin" or self._builtin(model.path):
+            raise LibraryError(f"'{model.name}' comes with Hearth, so it cannot be deleted.",
+                               "It takes no space in your profile; it goes with Hearth "
+                               "when Hearth is uninstalled.")
         if model.source == "file":
             self.unlink_file(model.path)
             return
@@ -230,6 +242,9 @@ class ModelLibrary:
                                    f"{exc.strerror or exc}.",
                                    "Check that the file is not in use or read-only.") from exc
         self._drop_empty_folders(model.path.parent)
+
+    def _builtin(self, path: Path) -> bool:
+        return self.builtin_dir is not None and _inside(path, self.builtin_dir)
 
     def _drop_empty_folders(self, folder: Path) -> None:
         """Remove the folders a download made (``owner/name``) once they are empty."""

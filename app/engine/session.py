@@ -54,7 +54,8 @@ class ModelSession:
             chat_template=bool(model.info.chat_template),
             n_ctx_train=model.info.context_length or 0, chat_format=model.template.name,
             template_note=model.template.explanation, warnings=tuple(model.warnings),
-            gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()))
+            gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+            system_info=llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip())
 
     def reply(self, command: p.Chat, cancelled: Callable[[], bool],
               send: Callable[[p.Message], None]) -> p.ReplyStats:

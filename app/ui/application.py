@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 
+from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
 from app import APP_NAME, __version__
 from app.chat.profile import Profile
+from app.core import bundle
 from app.core.paths import Paths
 from app.ui import crash_dialog
+from app.ui.app_icon import app_icon
 from app.ui.main_window import MainWindow
 from app.ui.qt_binding import check_qt_binding
+
+log = logging.getLogger(__name__)
 
 
 def open_window(paths: Paths, model_path: str | None = None, fetch_starter: bool = True,
@@ -25,6 +34,8 @@ def open_window(paths: Paths, model_path: str | None = None, fetch_starter: bool
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
+    QApplication.setWindowIcon(app_icon())
+    QApplication.setDesktopFileName(bundle.DESKTOP_ID)  # Wayland finds the icon through the entry
     crash_dialog.install()
     binding_problem = check_qt_binding(binding_probe)  # before the window's first Qt calls
     window = MainWindow(Profile.open(paths), model_path=model_path,
@@ -57,11 +68,35 @@ def _warn_lastingly(window: MainWindow, text: str) -> None:
     window.statusBar().addPermanentWidget(lasting)
 
 
+def close_on_signals(window: MainWindow) -> None:
+    """Close the window, as the user would, on SIGTERM (a logout, ``kill``) or SIGINT.
+
+    Python runs a signal handler only between bytecodes, and Qt's event loop runs none while
+    it waits; the wakeup pipe wakes it, and the handler asks the window to close, so the
+    history is saved and the engines stop as after a click on the close button.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    notifier = QSocketNotifier(read_fd, QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            os.read(read_fd, 512)
+
+    notifier.activated.connect(drain)
+    signal.set_wakeup_fd(write_fd)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda _n, _f: QTimer.singleShot(0, window.close))
+
+
 def run_gui(paths: Paths, model_path: str | None = None) -> int:
     """Open the main window on ``paths`` and run until it closes."""
     window = open_window(paths, model_path)
+    if sys.platform != "win32":
+        close_on_signals(window)
     app = QApplication.instance()
     assert app is not None  # open_window made it
+    log.info("Main window shown")
     code = app.exec()
     del window
     return code

@@ -35,6 +35,11 @@ from app.ui.library_scanner import LibraryScan, LibraryScanner
 from app.ui.library_table_model import LibraryTableModel
 from app.ui.model_details import describe_model
 
+_UNDELETABLE = {
+    "folder": "Files in a linked folder belong to that folder; Hearth does not delete them",
+    "builtin": "This model comes with Hearth; it is removed when Hearth is uninstalled",
+}
+
 
 class LibraryPage(QWidget):
     """The library table with import, link, rename, default, settings and delete.
@@ -193,10 +198,9 @@ class LibraryPage(QWidget):
             button.setEnabled(usable)
         if model is not None and usable and str(model.path) == default:
             self.default_button.setEnabled(False)  # it is already
-        self.delete_button.setEnabled(model is not None and model.source != "folder")
-        self.delete_button.setToolTip(
-            "Files in a linked folder belong to that folder; Hearth does not delete them"
-            if model is not None and model.source == "folder" else "")
+        self.delete_button.setEnabled(model is not None
+                                      and model.source not in ("folder", "builtin"))
+        self.delete_button.setToolTip(_UNDELETABLE.get(model.source, "") if model else "")
         self.delete_button.setText("Remove link…" if model and model.source == "file"
                                    else "Delete…")
         self.unlink_button.setEnabled(model is not None and model.source == "folder")

@@ -16,7 +16,8 @@ from app.ui.row_list_model import Index, RowTableModel
 
 COLUMNS = ("Name", "Size", "Quant", "Context", "File", "Memory", "Fit", "Where")
 _FIT_COLOURS = {"fits": "#2e7d32", "tight": "#b26a00", "too big": "#c62828"}
-_SOURCES = {"library": "Library", "folder": "Linked folder", "file": "Linked file"}
+_SOURCES = {"library": "Library", "builtin": "Built in",
+            "folder": "Linked folder", "file": "Linked file"}
 
 
 class LibraryTableModel(RowTableModel[tuple[LibraryModel, "Fit | None"]]):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from app import APP_NAME
 from app.ui import history_transfer
 
 if TYPE_CHECKING:
@@ -64,3 +65,4 @@ def build_menus(window: MainWindow) -> None:
     add("&Model", "Use this model for new chats", window.use_model_for_new_chats)
     add("&Model", "Model settings…", window.edit_model_settings)
     add("&Model", "Chat settings…", window.edit_chat_settings)
+    add("&Help", f"About {APP_NAME}", window.show_about)
