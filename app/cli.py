@@ -10,7 +10,7 @@ import sys
 from logging.handlers import RotatingFileHandler
 
 from app import APP_NAME, __version__
-from app.core import bundle
+from app.core import bundle, network_audit
 from app.core.errors import HearthError
 from app.core.paths import Paths, resolve_paths
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hearth`` and ``python main.py``."""
     args = parse_args(argv)
     bundle.restore_program_environment()  # programs we start get the user's, not ours
+    network_audit.install_from_environment()
     paths = resolve_paths(args.data_dir).ensure()
     setup_logging(paths)
     log.info("%s", describe_build())

@@ -9,7 +9,8 @@ import sys
 
 BENCHMARKS = {"engine": "benchmarks.engine", "history": "benchmarks.history",
               "search": "benchmarks.search", "download": "benchmarks.download",
-              "library": "benchmarks.library", "soak": "benchmarks.soak"}
+              "library": "benchmarks.library", "soak": "benchmarks.soak",
+              "bundle": "benchmarks.bundle"}
 
 
 def main(argv: list[str] | None = None) -> int:

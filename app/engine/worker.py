@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core import network_audit
 from app.core import protocol as p
 from app.core.errors import ContextFullError, HearthError, ModelFileError, SettingsError
 
@@ -175,6 +176,7 @@ def main(commands: Connection, events: Connection, options: dict[str, Any] | Non
          ) -> None:
     """Entry point of the engine process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the GUI's to handle
+    network_audit.install_from_environment()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="engine %(levelname)s %(message)s")
     worker = EngineWorker(events, options or {})

@@ -168,7 +168,9 @@ def test_a_model_switch_during_a_reply_waits_for_it(tmp_path: Path, model_path: 
                     and isinstance(e, (p.Done, p.Error))]
         ended = events.until_end(reply)[-1]
         assert isinstance(ended, p.Done), ended       # not "its model was unloaded"
-        assert ended.stats.completion_tokens > 20
+        # It ran to its own end: sampled, a reply may be short, but it was not cut off.
+        assert ended.stats.stop_reason in ("end", "length"), ended.stats
+        assert ended.stats.completion_tokens > 0
         assert events.until_loaded(load).model_path == str(other)
         assert client.loaded_models() == [str(other)]
     finally:
