@@ -24,7 +24,9 @@ manifest() { (cd "$work/prefix" && find . -printf '%p %s %m %T@\n' | sort); }
 manifest > "$work/before"
 
 mkdir -p "$work/home"
-run=(env -i "HOME=$work/home" "PATH=/usr/bin:/bin" "LANG=C.UTF-8" "TMPDIR=$work")
+# HEARTH_NETWORK_AUDIT: every Hearth process logs each network attempt there (none allowed).
+run=(env -i "HOME=$work/home" "PATH=/usr/bin:/bin" "LANG=C.UTF-8" "TMPDIR=$work"
+     "HEARTH_NETWORK_AUDIT=$work/network.log")
 if unshare -n true 2>/dev/null; then
     run=(unshare -n "${run[@]}")
     say "no network: running in a new network namespace (unshare -n)"
@@ -77,6 +79,12 @@ fi
 say "the window started offscreen and closed cleanly"
 manifest > "$work/after"
 diff -q "$work/before" "$work/after" > /dev/null || fail "the window wrote inside its installation"
+
+if [ -s "$work/network.log" ]; then
+    cat "$work/network.log" >&2
+    fail "Hearth tried to use the network without being asked"
+fi
+say "no process of Hearth tried to use the network"
 
 "$work/prefix/lib/hearth/uninstall.sh" > /dev/null
 [ ! -e "$work/prefix/lib/hearth" ] && [ ! -e "$exe" ] \
