@@ -30,11 +30,13 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 function Invoke-Checked {
-    # Run a program; stop when it exits non-zero ($ErrorActionPreference does not see that).
-    param([Parameter(Mandatory)][string]$Program,
-          [Parameter(ValueFromRemainingArguments)][string[]]$Arguments)
-    & $Program @Arguments
-    if ($LASTEXITCODE -ne 0) { throw "$Program $($Arguments -join ' ') failed (exit code $LASTEXITCODE)" }
+    # Invoke-Checked PROGRAM ARG...: run it; stop when it exits non-zero, which
+    # $ErrorActionPreference does not notice. A simple function (no param block), so that
+    # arguments such as -m or -w reach the program instead of being taken as parameters.
+    $program = $args[0]
+    $rest = @($args | Select-Object -Skip 1)
+    & $program @rest
+    if ($LASTEXITCODE -ne 0) { throw "$program $($rest -join ' ') failed (exit code $LASTEXITCODE)" }
 }
 
 $Root = (Resolve-Path (Join-Path $PSScriptRoot '..\..')).Path
@@ -69,12 +71,13 @@ if (-not (Test-Path (Join-Path $wheelDir '*.whl'))) {
     $tmp = "$wheelDir.tmp"
     if (Test-Path $tmp) { Remove-Item -Recurse -Force $tmp }
     New-Item -ItemType Directory -Force -Path $tmp | Out-Null
+    $savedCmakeArgs = $env:CMAKE_ARGS
     $env:CMAKE_ARGS = $PortableCmakeArgs
     try {
         Invoke-Checked $Python -m pip --disable-pip-version-check wheel --no-deps --no-cache-dir `
             --no-binary llama-cpp-python -w $tmp $llamaRequirement
     } finally {
-        Remove-Item Env:CMAKE_ARGS
+        $env:CMAKE_ARGS = $savedCmakeArgs  # $null removes it again
     }
     if (Test-Path $wheelDir) { Remove-Item -Recurse -Force $wheelDir }
     Move-Item $tmp $wheelDir
@@ -86,7 +89,7 @@ $venv = Join-Path $Root 'build\package-venv'
 $venvPython = Join-Path $venv 'Scripts\python.exe'
 $stamp = Join-Path $venv '.hearth-package'
 $want = "$((Get-FileHash -Algorithm SHA256 pyproject.toml).Hash) $(Split-Path $wheelDir -Leaf)"
-if (-not (Test-Path $stamp) -or (Get-Content -Raw $stamp).Trim() -ne $want) {
+if (-not (Test-Path $stamp) -or "$(Get-Content -Raw $stamp)".Trim() -ne $want) {
     Write-Host "Preparing the build environment in $venv ..."
     if (Test-Path $venv) { Remove-Item -Recurse -Force $venv }
     Invoke-Checked $Python -m venv $venv
@@ -100,12 +103,13 @@ Invoke-Checked $venvPython packaging\check_portable.py
 # 3. The bundle. The spec reads PORTABLE_CMAKE_ARGS for build-info.json (the CPU baseline).
 Write-Host 'Building the bundle (dist\hearth) ...'
 if (Test-Path dist\hearth) { Remove-Item -Recurse -Force dist\hearth }
+$savedPortable = $env:PORTABLE_CMAKE_ARGS
 $env:PORTABLE_CMAKE_ARGS = $PortableCmakeArgs
 try {
     Invoke-Checked $venvPython -m PyInstaller --noconfirm --log-level WARN --distpath dist `
         --workpath build\pyinstaller pyinstaller.spec
 } finally {
-    Remove-Item Env:PORTABLE_CMAKE_ARGS
+    $env:PORTABLE_CMAKE_ARGS = $savedPortable
 }
 $bundle = Join-Path $Root 'dist\hearth'
 $exe = Join-Path $bundle 'hearth.exe'
@@ -140,7 +144,11 @@ if (-not $NoSmoke) {
     $before = & $manifest
     $work = Join-Path ([IO.Path]::GetTempPath()) ("hearth-smoke-" + [guid]::NewGuid().ToString('N'))
     New-Item -ItemType Directory -Path $work | Out-Null
+    $saved = @{ cache = $env:HEARTH_DOWNLOAD_CACHE; utf8 = $env:PYTHONUTF8 }
     $env:HEARTH_DOWNLOAD_CACHE = Join-Path $work 'downloads'  # nothing from this machine's cache
+    # The JSON is printed with ensure_ascii=False; a redirected stdout is in the ANSI code page
+    # (cp1252) unless Python's UTF-8 mode is on, which PyInstaller's bootloader reads from here.
+    $env:PYTHONUTF8 = '1'
     try {
         $process = Start-Process -FilePath $exe -NoNewWindow -PassThru `
             -ArgumentList @('--data-dir', "`"$work\profile`"", '--self-test') `
@@ -151,10 +159,10 @@ if (-not $NoSmoke) {
             throw 'hearth.exe --self-test did not finish within 10 minutes'
         }
         if ($process.ExitCode -ne 0) {
-            Get-Content "$work\self-test.err" | Write-Host
+            Get-Content -Encoding UTF8 "$work\self-test.err" | Write-Host
             throw "hearth.exe --self-test failed (exit code $($process.ExitCode))"
         }
-        $line = Get-Content "$work\self-test.json" | Where-Object { $_.Trim() } | Select-Object -Last 1
+        $line = Get-Content -Encoding UTF8 "$work\self-test.json" | Where-Object { $_.Trim() } | Select-Object -Last 1
         if (-not $line) { throw 'hearth.exe --self-test printed nothing (see README.md: windowed stdout)' }
         $result = $line | ConvertFrom-Json
         if ((Split-Path $result.model -Leaf) -ne $starterName -or $result.model -notlike '*\_internal\models\*') {
@@ -169,7 +177,8 @@ if (-not $NoSmoke) {
         if ($changed) { $changed | Out-String | Write-Host; throw 'The app wrote inside its bundle' }
         Write-Host 'smoke: the built-in model is unchanged and nothing inside the bundle changed'
     } finally {
-        Remove-Item Env:HEARTH_DOWNLOAD_CACHE
+        $env:HEARTH_DOWNLOAD_CACHE = $saved.cache
+        $env:PYTHONUTF8 = $saved.utf8
         Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
     }
 }
