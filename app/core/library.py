@@ -221,7 +221,7 @@ class ModelLibrary:
         if any(os.path.realpath(p) in busy for p in model.parts):
             raise LibraryError(f"'{model.name}' is loaded, so it cannot be deleted now.",
                                "Unload it (or switch to another model) and try again.")
-        if model.source == "builtin" or self._builtin(model.path):
+        if model.source == "builtin":
             raise LibraryError(f"'{model.name}' comes with Hearth, so it cannot be deleted.",
                                "It takes no space in your profile; it goes with Hearth "
                                "when Hearth is uninstalled.")

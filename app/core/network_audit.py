@@ -21,7 +21,7 @@ ENV = "HEARTH_NETWORK_AUDIT"
 _EVENTS = {"socket.connect", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
            "socket.gethostbyname", "socket.gethostbyaddr"}
 _INET = (socket.AF_INET, socket.AF_INET6)
-_state: dict[str, Path | None] = {"target": None}
+_target: Path | None = None
 _lock = threading.Lock()
 _hooked = False
 
@@ -31,8 +31,8 @@ def install(target: str | os.PathLike[str] | None) -> None:
 
     An audit hook cannot be removed, so one hook is added once and looks up the target.
     """
-    global _hooked
-    _state["target"] = Path(target) if target else None
+    global _hooked, _target
+    _target = Path(target) if target else None
     if target and not _hooked:
         sys.addaudithook(_hook)
         _hooked = True
@@ -46,7 +46,7 @@ def install_from_environment() -> None:
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
-    target = _state["target"]
+    target = _target
     if target is None or event not in _EVENTS:
         return
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):

@@ -35,6 +35,7 @@ class EngineBridge(QObject):
         # The client calls back on its reader thread; a queued connection hops to ours.
         self._received.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self.client = EngineClient(self.post, **client_options)
+        self.system_info = ""  # llama.cpp's build, as the last engine loaded reported it
 
     def post(self, message: p.Message) -> None:
         """Hand an engine event to the GUI thread (callable from any thread)."""
@@ -49,6 +50,7 @@ class EngineBridge(QObject):
         elif isinstance(message, p.Error):
             self.error.emit(message.request_id, message.code, message.message)
         elif isinstance(message, p.Loaded):
+            self.system_info = message.system_info or self.system_info
             self.loaded.emit(message)
 
     def shutdown(self) -> None:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.chat.profile import Profile
-from app.core import protocol as p
 from app.core.fit import probe_gpu
 from app.core.settings import SCHEMA
 from app.core.starter_model import ensure_starter_model
@@ -75,7 +74,6 @@ class MainWindow(QMainWindow):
         BackgroundOp[object](probe_gpu).run_in_background()  # fits use RAM until it answers
         self.downloads = DownloadRunner(profile.download_queue, profile.hub_client, self)
         self.manager: ModelManager | None = None
-        self.engine_info = ""  # llama.cpp's system info, from the last model loaded
         self._build()
         self._connect()
         build_menus(self)
@@ -183,7 +181,6 @@ class MainWindow(QMainWindow):
         self.downloads.file_ready.connect(self._download_ready)
         self.chat_settings_button.clicked.connect(self.edit_chat_settings)
         self.chat.busy_changed.connect(self._busy_changed)
-        self.bridge.loaded.connect(self._engine_loaded)
         self.chat.error_occurred.connect(self.banner.show_message)
         self.chat.conversations_changed.connect(self._refresh_conversations)
         self.chat.conversation_changed.connect(lambda _id: self._refresh_conversations())
@@ -324,12 +321,9 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> AboutDialog:
         """Help → About (opens the dialog; returns it for tests)."""
-        dialog = AboutDialog(self.engine_info, self)
+        dialog = AboutDialog(self.bridge.system_info, self)
         dialog.open()
         return dialog
-
-    def _engine_loaded(self, event: p.Loaded) -> None:
-        self.engine_info = event.system_info or self.engine_info
 
     def _conversation_chosen(self, row: int) -> None:
         conversation_id = self.conversations.conversation_id(row)
